@@ -1,0 +1,26 @@
+import { ContractRuntime, type ContractDef } from './runtime.js';
+import { identityContract, isProposer, resolveSigner } from './identity/index.js';
+
+export { ContractError, ContractCodes, type ContractCode } from './errors.js';
+export {
+  ContractRuntime,
+  method,
+  query,
+  type ContractDef,
+  type MethodDef,
+  type QueryDef,
+  type TxContext,
+  type QueryContext,
+  type Signer,
+  type ReadState,
+  type WriteState,
+  type ContractEvent,
+} from './runtime.js';
+export * as identity from './identity/index.js';
+
+/** Every contract of the platform, in a fixed order (genesis sections are applied in this order). */
+export const ALL_CONTRACTS: readonly ContractDef[] = [identityContract];
+
+export function createContractRuntime(contracts: readonly ContractDef[] = ALL_CONTRACTS): ContractRuntime {
+  return new ContractRuntime({ contracts, resolveSigner, isProposer });
+}

@@ -1,0 +1,272 @@
+import { EventEmitter } from 'node:events';
+import { canonicalJson, type Ed25519Signer } from '../crypto/index.js';
+import { signCheckpoint, type BlockProposal, type Checkpoint } from './block.js';
+import { CodedError, LedgerCodes } from './errors.js';
+import { BlockExecutor, type ExecutedBlock, type Personality, type TxResult } from './executor.js';
+import { inclusionProof } from './merkle.js';
+import type { Sequencer } from './sequencer.js';
+import type { SignatureVerifier } from './signature-pool.js';
+import type { Head, SqliteStore } from './sqlite-store.js';
+import { checkValidityWindow, parseSignedTx, signatureBytes, txSigningMessage, type ParsedTx, type TxLimits } from './tx.js';
+
+export interface LedgerOptions {
+  chain: string;
+  store: SqliteStore;
+  personality: Personality;
+  sequencer: Sequencer;
+  verifier: SignatureVerifier;
+  limits: TxLimits;
+  /** The node's own identity: signs checkpoints. */
+  node: { did: string; signer: Ed25519Signer };
+  /** Sign a checkpoint every this many blocks. */
+  checkpointInterval?: number;
+  /** Refuse new txs (NODE_BUSY) while this many wait for commit. */
+  maxPending?: number;
+  /** Give up waiting for a commit after this long (the tx may still commit later). */
+  commitTimeoutMs?: number;
+  /** Allowed difference between the client's and this node's clock at admission. */
+  clockSkewMs?: number;
+  now?: () => number;
+}
+
+/** What a submitter learns once its tx is in a durable block. */
+export interface Receipt {
+  id: string;
+  height: number;
+  index: number;
+  blockHash: string;
+  result: TxResult;
+}
+
+export interface InclusionProof {
+  txId: string;
+  height: number;
+  index: number;
+  treeSize: number;
+  /** Audit path (hex), bottom-up, as in RFC 9162. */
+  path: string[];
+  txRoot: string;
+  blockHash: string;
+}
+
+interface Waiter {
+  resolve(r: Receipt): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The generic log core: admits signed txs, hands them to the sequencer, executes and commits the proposals
+ * it gets back, tells submitters when their tx is durable, and signs checkpoints. It knows nothing of the
+ * medical domain; that lives in the Personality (contracts).
+ *
+ * Events: 'block' (ExecutedBlock), 'checkpoint' (Checkpoint), 'error' is never emitted (see 'fault').
+ */
+export class Ledger extends EventEmitter {
+  readonly chain: string;
+  readonly store: SqliteStore;
+  readonly executor: BlockExecutor;
+  private readonly options: LedgerOptions;
+  private readonly waiters = new Map<string, Waiter>();
+  /** Txs admitted here whose signature already verified: `id` -> `sig`. Spares a second check at commit. */
+  private readonly verified = new Map<string, string>();
+  private cachedHead: Head;
+  private commitChain: Promise<void> = Promise.resolve();
+  private running = false;
+  lastFault: { at: number; message: string } | undefined;
+
+  private constructor(options: LedgerOptions, head: Head) {
+    super();
+    this.options = options;
+    this.chain = options.chain;
+    this.store = options.store;
+    this.executor = new BlockExecutor(options.store, options.personality, options.chain);
+    this.cachedHead = head;
+  }
+
+  /** Opens a ledger, writing block 0 from `genesis` when the store is empty. */
+  static async open(options: LedgerOptions, genesis: { document: unknown; time: number }): Promise<Ledger> {
+    const { store } = options;
+    let head = store.head();
+    if (!head) {
+      const executor = new BlockExecutor(store, options.personality, options.chain);
+      const block = executor.executeGenesis(genesis.document, genesis.time);
+      store.db.transaction(() => {
+        store.setMeta('chain', options.chain);
+        store.setMeta('genesis', canonicalJson(genesis.document));
+        store.commitBlock(block);
+      })();
+      head = store.head()!;
+    } else if (store.getMeta('chain') !== options.chain) {
+      throw new CodedError('WRONG_DATA_DIR', `the store holds chain ${store.getMeta('chain')}, not ${options.chain}`);
+    }
+    const ledger = new Ledger(options, head);
+    await options.sequencer.start({
+      head: () => ledger.cachedHead,
+      commit: (p) => ledger.commitSerialized(p),
+      onError: (err) => ledger.fault(err),
+    });
+    ledger.running = true;
+    return ledger;
+  }
+
+  head(): Head {
+    return this.cachedHead;
+  }
+
+  pendingCount(): number {
+    return this.waiters.size;
+  }
+
+  /**
+   * Stateless and duplicate checks, then the signature. Throws a CodedError naming the first problem;
+   * nothing is written for a refused tx.
+   */
+  async admit(input: unknown): Promise<ParsedTx> {
+    if (!this.running) throw new CodedError(LedgerCodes.NODE_STOPPED, 'the node is shutting down');
+    const tx = parseSignedTx(input, this.options.limits);
+    const envelope = tx.signed.tx;
+    if (envelope.chain !== this.chain) throw new CodedError(LedgerCodes.TX_WRONG_CHAIN, `this node serves chain ${this.chain}`);
+    const now = (this.options.now ?? Date.now)();
+    const skew = this.options.clockSkewMs ?? 5_000;
+    if (envelope.notBefore > now + skew) checkValidityWindow(envelope, now + skew);
+    if (envelope.notAfter < now) checkValidityWindow(envelope, now);
+    this.options.personality.admit(envelope);
+    if (this.waiters.has(tx.id) || this.store.hasTx(tx.id)) {
+      throw new CodedError(LedgerCodes.TX_DUPLICATE, `transaction ${tx.id} was already submitted`);
+    }
+    const ok = await this.options.verifier.verify({
+      publicKey: tx.signerPublicKey,
+      message: txSigningMessage(tx.envelopeBytes),
+      signature: signatureBytes(tx.signed),
+    });
+    if (!ok) throw new CodedError(LedgerCodes.TX_BAD_SIGNATURE, 'signature does not verify against the signer did:key');
+    return tx;
+  }
+
+  /** Admits a tx and resolves with its receipt once its block is durable. */
+  async submit(input: unknown): Promise<Receipt> {
+    if (this.waiters.size >= (this.options.maxPending ?? 50_000)) {
+      throw new CodedError(LedgerCodes.NODE_BUSY, 'too many transactions waiting; retry shortly');
+    }
+    const tx = await this.admit(input);
+    // Re-check after the await: the same tx may have been admitted concurrently.
+    if (this.waiters.has(tx.id)) throw new CodedError(LedgerCodes.TX_DUPLICATE, `transaction ${tx.id} was already submitted`);
+    return new Promise<Receipt>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(tx.id);
+        reject(new CodedError(LedgerCodes.COMMIT_TIMEOUT, 'not committed in time; query the tx id later'));
+      }, this.options.commitTimeoutMs ?? 30_000);
+      this.waiters.set(tx.id, { resolve, reject, timer });
+      this.verified.set(tx.id, tx.signed.sig);
+      try {
+        this.options.sequencer.enqueue(tx);
+      } catch (err) {
+        this.settle(tx.id, undefined, new CodedError(LedgerCodes.NODE_STOPPED, (err as Error).message));
+      }
+    });
+  }
+
+  private commitSerialized(proposal: BlockProposal): Promise<void> {
+    const run = this.commitChain.then(() => this.commit(proposal));
+    this.commitChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stage two: check, execute and durably commit a proposal, then notify submitters. */
+  private async commit(proposal: BlockProposal): Promise<void> {
+    let executed: ExecutedBlock;
+    try {
+      const head = this.cachedHead;
+      this.executor.checkProposal(proposal, head);
+      const signatureOk = await this.signaturesOf(proposal.txs);
+      executed = this.executor.execute(proposal, head, signatureOk);
+      this.store.commitBlock(executed);
+    } catch (err) {
+      for (const tx of proposal.txs) this.settle(tx.id, undefined, err as Error);
+      throw err;
+    }
+    const { header } = executed;
+    this.cachedHead = { height: header.height, hash: executed.hash, stateHash: header.stateHash, time: header.time };
+    executed.results.forEach((result, index) => {
+      const id = executed.txs[index]!.id;
+      this.verified.delete(id);
+      this.settle(id, { id, height: header.height, index, blockHash: executed.hash, result });
+    });
+    this.emit('block', executed);
+    this.maybeCheckpoint();
+  }
+
+  private async signaturesOf(txs: ParsedTx[]): Promise<boolean[]> {
+    return Promise.all(
+      txs.map((tx) =>
+        this.verified.get(tx.id) === tx.signed.sig
+          ? true
+          : this.options.verifier.verify({
+              publicKey: tx.signerPublicKey,
+              message: txSigningMessage(tx.envelopeBytes),
+              signature: signatureBytes(tx.signed),
+            }),
+      ),
+    );
+  }
+
+  private settle(id: string, receipt: Receipt | undefined, err?: Error): void {
+    const w = this.waiters.get(id);
+    if (!w) return;
+    this.waiters.delete(id);
+    clearTimeout(w.timer);
+    if (receipt) w.resolve(receipt);
+    else w.reject(err ?? new Error('not committed'));
+  }
+
+  /** Stage three: publish a signed checkpoint of the head every `checkpointInterval` blocks. */
+  private maybeCheckpoint(): void {
+    const interval = this.options.checkpointInterval ?? 10;
+    const head = this.cachedHead;
+    if (head.height % interval !== 0) return;
+    const checkpoint = signCheckpoint(
+      { chain: this.chain, height: head.height, blockHash: head.hash, stateHash: head.stateHash, signer: this.options.node.did },
+      this.options.node.signer,
+    );
+    this.store.saveCheckpoint(checkpoint);
+    this.emit('checkpoint', checkpoint);
+  }
+
+  checkpoints(limit = 100): Checkpoint[] {
+    return this.store.checkpoints(Number.MAX_SAFE_INTEGER, limit);
+  }
+
+  private fault(err: Error): void {
+    this.lastFault = { at: Date.now(), message: err.message };
+    this.emit('fault', err);
+  }
+
+  /** The inclusion proof of a tx in its block's txRoot. */
+  proof(txId: string): InclusionProof {
+    const tx = this.store.getTx(txId);
+    if (!tx) throw new CodedError(LedgerCodes.NOT_FOUND, `no transaction ${txId}`);
+    const block = this.store.getBlock(tx.height)!;
+    const ids = this.store.blockTxs(tx.height).map((t) => Buffer.from(t.id, 'hex'));
+    return {
+      txId,
+      height: tx.height,
+      index: tx.index,
+      treeSize: ids.length,
+      path: inclusionProof(ids, tx.index).map((b) => b.toString('hex')),
+      txRoot: block.header.txRoot,
+      blockHash: block.hash,
+    };
+  }
+
+  /** Stops sequencing, fails the waiters of txs that never reached a block, and closes the store. */
+  async close(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    const leftovers = await this.options.sequencer.stop();
+    await this.commitChain;
+    for (const tx of leftovers) this.settle(tx.id, undefined, new CodedError(LedgerCodes.NODE_STOPPED, 'node stopped before commit'));
+    for (const id of [...this.waiters.keys()]) this.settle(id, undefined, new CodedError(LedgerCodes.NODE_STOPPED, 'node stopped'));
+    this.store.close();
+  }
+}

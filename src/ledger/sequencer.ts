@@ -1,0 +1,28 @@
+import type { BlockProposal } from './block.js';
+import type { Head } from './sqlite-store.js';
+import type { ParsedTx } from './tx.js';
+
+/**
+ * Stage one of the pipeline: fixing the order of txs. A sequencer turns admitted txs into block proposals and
+ * hands every proposal, in height order, to its host for execution and commit — its own proposals and, for a
+ * replicated sequencer, those of other peers. Contracts and storage never see which sequencer is in use.
+ */
+export interface SequencerHost {
+  /** The committed head that the next proposal must extend. */
+  head(): Head;
+  /** Executes and durably commits a proposal; resolves once the block is durable. */
+  commit(proposal: BlockProposal): Promise<void>;
+  /** Reports a failure that is not any single tx's fault (logged and surfaced in /health). */
+  onError(err: Error): void;
+}
+
+export interface Sequencer {
+  readonly kind: string;
+  start(host: SequencerHost): Promise<void>;
+  /** Offers an admitted tx for ordering. The sequencer owns it until it is proposed. */
+  enqueue(tx: ParsedTx): void;
+  /** Txs waiting to be proposed (for back-pressure and metrics). */
+  pending(): number;
+  /** Stops cutting blocks; txs still queued are handed back so the host can fail their waiters. */
+  stop(): Promise<ParsedTx[]>;
+}

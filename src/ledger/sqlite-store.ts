@@ -1,0 +1,249 @@
+import Database from 'better-sqlite3';
+import type { BlockHeader, Checkpoint } from './block.js';
+import { clampLimit, type IndexSpec, type RangeOptions, type StateEntry, type StateReader } from './state.js';
+
+/**
+ * The block store and world state of one peer, in one SQLite database (WAL).
+ * A block, its txs, its state writes, key history and index updates are committed in one SQLite transaction.
+ */
+
+export interface StoredTx {
+  height: number;
+  index: number;
+  id: string;
+  /** Canonical JSON of the signed tx, exactly as sequenced. */
+  body: string;
+  /** Canonical JSON of the execution result. */
+  result: string;
+}
+
+/** One state write of a tx: the value after the tx, or null for a deletion. */
+export interface StateWrite {
+  key: string;
+  txIndex: number;
+  value: string | null;
+}
+
+export interface BlockCommit {
+  header: BlockHeader;
+  hash: string;
+  txs: StoredTx[];
+  /** All writes of the block in (txIndex, key) order; the last write of a key is its new value. */
+  writes: StateWrite[];
+}
+
+export interface Head {
+  height: number;
+  hash: string;
+  stateHash: string;
+  time: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, header TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS txs (
+  height INTEGER NOT NULL, idx INTEGER NOT NULL, id BLOB NOT NULL, body TEXT NOT NULL, result TEXT NOT NULL,
+  PRIMARY KEY (height, idx)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS txs_by_id ON txs(id);
+CREATE TABLE IF NOT EXISTS state (
+  key TEXT PRIMARY KEY, value TEXT NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+  key TEXT NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL, value TEXT,
+  PRIMARY KEY (key, height, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idx (
+  name TEXT NOT NULL, term TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (name, term, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_by_key ON idx(name, key);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  height INTEGER NOT NULL, signer TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (height, signer)) WITHOUT ROWID;
+`;
+
+/** Upper bound for a prefix scan: every printable-ASCII key with the prefix sorts below prefix + '\x7f'. */
+function prefixEnd(prefix: string): string {
+  return prefix + '\x7f';
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' (used by verify's replay and by tests). */
+  path: string;
+  /** Declared by the contracts; maintained on every commit. */
+  indexes: readonly IndexSpec[];
+  /** 'full' (default) makes every commit durable before it returns. */
+  synchronous?: 'full' | 'normal' | 'off';
+  readonly?: boolean;
+}
+
+export class SqliteStore implements StateReader {
+  readonly db: Database.Database;
+  readonly indexes: ReadonlyMap<string, IndexSpec>;
+  private readonly stmts;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new Database(options.path, { readonly: options.readonly ?? false });
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
+      this.db.exec(SCHEMA);
+    }
+    this.db.pragma('cache_size = -65536');
+    this.indexes = new Map(options.indexes.map((s) => [s.name, s]));
+    const db = this.db;
+    this.stmts = {
+      getMeta: db.prepare<[string], { v: string }>('SELECT v FROM meta WHERE k = ?'),
+      setMeta: db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v'),
+      headBlock: db.prepare<[], { height: number; hash: string; header: string }>(
+        'SELECT height, hash, header FROM blocks ORDER BY height DESC LIMIT 1',
+      ),
+      getBlock: db.prepare<[number], { height: number; hash: string; header: string }>(
+        'SELECT height, hash, header FROM blocks WHERE height = ?',
+      ),
+      insertBlock: db.prepare('INSERT INTO blocks (height, hash, header) VALUES (?, ?, ?)'),
+      insertTx: db.prepare('INSERT INTO txs (height, idx, id, body, result) VALUES (?, ?, ?, ?, ?)'),
+      txById: db.prepare<[Buffer], { height: number; idx: number; id: Buffer; body: string; result: string }>(
+        'SELECT height, idx, id, body, result FROM txs WHERE id = ? ORDER BY height, idx LIMIT 1',
+      ),
+      hasTx: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM txs WHERE id = ? LIMIT 1'),
+      txsOfBlock: db.prepare<[number], { height: number; idx: number; id: Buffer; body: string; result: string }>(
+        'SELECT height, idx, id, body, result FROM txs WHERE height = ? ORDER BY idx',
+      ),
+      getState: db.prepare<[string], { value: string }>('SELECT value FROM state WHERE key = ?'),
+      getStateVersioned: db.prepare<[string], { value: string; height: number; idx: number }>(
+        'SELECT value, height, idx FROM state WHERE key = ?',
+      ),
+      rangeFrom: db.prepare<[string, string, number], StateEntry>(
+        'SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
+      ),
+      rangeAfter: db.prepare<[string, string, number], StateEntry>(
+        'SELECT key, value FROM state WHERE key > ? AND key < ? ORDER BY key LIMIT ?',
+      ),
+      upsertState: db.prepare(
+        'INSERT INTO state (key, value, height, idx) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, height = excluded.height, idx = excluded.idx',
+      ),
+      deleteState: db.prepare('DELETE FROM state WHERE key = ?'),
+      insertHistory: db.prepare('INSERT INTO history (key, height, idx, value) VALUES (?, ?, ?, ?)'),
+      historyOf: db.prepare<[string, number], { height: number; idx: number; value: string | null }>(
+        'SELECT height, idx, value FROM history WHERE key = ? ORDER BY height DESC, idx DESC LIMIT ?',
+      ),
+      indexLookup: db.prepare<[string, string, string, number], StateEntry>(
+        'SELECT s.key AS key, s.value AS value FROM idx i JOIN state s ON s.key = i.key WHERE i.name = ? AND i.term = ? AND i.key > ? ORDER BY i.key LIMIT ?',
+      ),
+      indexDeleteKey: db.prepare('DELETE FROM idx WHERE name = ? AND key = ?'),
+      indexInsert: db.prepare('INSERT OR IGNORE INTO idx (name, term, key) VALUES (?, ?, ?)'),
+      insertCheckpoint: db.prepare('INSERT OR REPLACE INTO checkpoints (height, signer, body) VALUES (?, ?, ?)'),
+      checkpointsFrom: db.prepare<[number, number], { body: string }>(
+        'SELECT body FROM checkpoints WHERE height <= ? ORDER BY height DESC LIMIT ?',
+      ),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.v;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  head(): Head | undefined {
+    const row = this.stmts.headBlock.get();
+    if (!row) return undefined;
+    const header = JSON.parse(row.header) as BlockHeader;
+    return { height: row.height, hash: row.hash, stateHash: header.stateHash, time: header.time };
+  }
+
+  getBlock(height: number): { hash: string; header: BlockHeader; headerText: string } | undefined {
+    const row = this.stmts.getBlock.get(height);
+    return row ? { hash: row.hash, header: JSON.parse(row.header) as BlockHeader, headerText: row.header } : undefined;
+  }
+
+  blockTxs(height: number): StoredTx[] {
+    return this.stmts.txsOfBlock.all(height).map(toStoredTx);
+  }
+
+  getTx(id: string): StoredTx | undefined {
+    const row = this.stmts.txById.get(Buffer.from(id, 'hex'));
+    return row ? toStoredTx(row) : undefined;
+  }
+
+  hasTx(id: string): boolean {
+    return this.stmts.hasTx.get(Buffer.from(id, 'hex')) !== undefined;
+  }
+
+  getRaw(key: string): string | undefined {
+    return this.stmts.getState.get(key)?.value;
+  }
+
+  getVersioned(key: string): { value: string; height: number; index: number } | undefined {
+    const row = this.stmts.getStateVersioned.get(key);
+    return row ? { value: row.value, height: row.height, index: row.idx } : undefined;
+  }
+
+  rangeRaw(prefix: string, options: RangeOptions = {}): StateEntry[] {
+    const limit = clampLimit(options.limit);
+    if (options.after !== undefined && options.after >= prefix) {
+      return this.stmts.rangeAfter.all(options.after, prefixEnd(prefix), limit);
+    }
+    return this.stmts.rangeFrom.all(prefix, prefixEnd(prefix), limit);
+  }
+
+  indexRaw(index: string, term: string, options: RangeOptions = {}): StateEntry[] {
+    return this.stmts.indexLookup.all(index, term, options.after ?? '', clampLimit(options.limit));
+  }
+
+  /** Past values of a key, newest first (null = deleted at that version). */
+  history(key: string, limit = 100): Array<{ height: number; index: number; value: string | null }> {
+    return this.stmts.historyOf.all(key, limit).map((r) => ({ height: r.height, index: r.idx, value: r.value }));
+  }
+
+  /** Commits one block atomically: header, txs, state, history and indexes. */
+  commitBlock(commit: BlockCommit): void {
+    const { header } = commit;
+    this.db.transaction(() => {
+      this.stmts.insertBlock.run(header.height, commit.hash, JSON.stringify(header));
+      for (const tx of commit.txs) {
+        this.stmts.insertTx.run(header.height, tx.index, Buffer.from(tx.id, 'hex'), tx.body, tx.result);
+      }
+      const finalWrites = new Map<string, StateWrite>();
+      for (const w of commit.writes) {
+        this.stmts.insertHistory.run(w.key, header.height, w.txIndex, w.value);
+        finalWrites.set(w.key, w);
+      }
+      for (const w of finalWrites.values()) {
+        if (w.value === null) this.stmts.deleteState.run(w.key);
+        else this.stmts.upsertState.run(w.key, w.value, header.height, w.txIndex);
+        this.updateIndexes(w.key, w.value);
+      }
+    })();
+  }
+
+  private updateIndexes(key: string, value: string | null): void {
+    for (const spec of this.indexes.values()) {
+      if (!key.startsWith(spec.prefix)) continue;
+      this.stmts.indexDeleteKey.run(spec.name, key);
+      if (value === null) continue;
+      for (const term of new Set(spec.terms(JSON.parse(value)))) this.stmts.indexInsert.run(spec.name, term, key);
+    }
+  }
+
+  saveCheckpoint(c: Checkpoint): void {
+    this.stmts.insertCheckpoint.run(c.height, c.signer, JSON.stringify(c));
+  }
+
+  checkpoints(upToHeight = Number.MAX_SAFE_INTEGER, limit = 100): Checkpoint[] {
+    return this.stmts.checkpointsFrom.all(upToHeight, limit).map((r) => JSON.parse(r.body) as Checkpoint);
+  }
+
+  /** Iterates a whole table in primary-key order (verify compares replayed and stored tables with it). */
+  iterateTable(table: 'state' | 'history' | 'idx'): IterableIterator<Record<string, unknown>> {
+    const order = { state: 'key', history: 'key, height, idx', idx: 'name, term, key' }[table];
+    return this.db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).iterate() as IterableIterator<Record<string, unknown>>;
+  }
+}
+
+function toStoredTx(row: { height: number; idx: number; id: Buffer; body: string; result: string }): StoredTx {
+  return { height: row.height, index: row.idx, id: row.id.toString('hex'), body: row.body, result: row.result };
+}

@@ -1,0 +1,210 @@
+import type { BlockHeader, BlockProposal, ProposalHeader } from './block.js';
+import { CodedError } from './errors.js';
+import { BlockExecutor, type Personality } from './executor.js';
+import type { SignatureVerifier } from './signature-pool.js';
+import { SqliteStore, type Head } from './sqlite-store.js';
+import { parseSignedTx, signatureBytes, txSigningMessage, type ParsedTx, type TxLimits } from './tx.js';
+
+/**
+ * An fsck for the ledger: replays every block from genesis into a fresh in-memory store with the same
+ * executor, and checks that every stored byte is what replay produces — block headers and hashes, tx bodies,
+ * ids and signatures, Merkle roots and hash links, results, and finally every row of world state, key
+ * history and indexes. Reports the first height at which anything differs.
+ */
+
+export interface VerifyOptions {
+  path: string;
+  personality: Personality;
+  verifier: SignatureVerifier;
+  limits: TxLimits;
+  onProgress?: (height: number, target: number) => void;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  chain: string;
+  /** Highest block in the store. */
+  headHeight: number;
+  blocks: number;
+  txs: number;
+  firstBadHeight?: number;
+  problem?: string;
+  durationMs: number;
+}
+
+class Mismatch extends Error {
+  constructor(
+    readonly height: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const stored = new SqliteStore({ path: options.path, indexes: options.personality.indexes, readonly: true });
+  const replay = new SqliteStore({ path: ':memory:', indexes: options.personality.indexes, synchronous: 'off' });
+  const chain = stored.getMeta('chain') ?? '';
+  const storedHead = stored.head();
+  let blocks = 0;
+  let txCount = 0;
+  try {
+    if (!storedHead) throw new Mismatch(0, 'the store holds no blocks');
+    const genesisText = stored.getMeta('genesis');
+    if (!genesisText) throw new Mismatch(0, 'the store holds no genesis document');
+    const executor = new BlockExecutor(replay, options.personality, chain);
+
+    const block0 = stored.getBlock(0);
+    if (!block0) throw new Mismatch(0, 'block 0 is missing');
+    const genesis = executor.executeGenesis(JSON.parse(genesisText), safeParse<BlockHeader>(block0.headerText, 0).time);
+    compareBlock(0, genesis.hash, genesis.header, block0);
+    replay.commitBlock(genesis);
+    blocks++;
+
+    let head: Head = { height: 0, hash: genesis.hash, stateHash: genesis.header.stateHash, time: genesis.header.time };
+    // Signature checks for the next block run in the worker pool while this one executes.
+    let nextLoad = storedHead.height >= 1 ? prefetch(stored, 1, options) : undefined;
+    for (let height = 1; height <= storedHead.height; height++) {
+      const loaded = nextLoad!;
+      if ('failed' in loaded) throw loaded.failed;
+      const { block, proposal, stored: rows } = loaded.parsed;
+      const signatures = await loaded.signatures;
+      nextLoad = height < storedHead.height ? prefetch(stored, height + 1, options) : undefined;
+      try {
+        executor.checkProposal(proposal, head);
+      } catch (err) {
+        throw new Mismatch(height, (err as Error).message);
+      }
+      const executed = executor.execute(proposal, head, signatures);
+      executed.txs.forEach((tx, i) => {
+        if (tx.result !== rows[i]!.result) throw new Mismatch(height, `stored result of tx ${i} differs from replay`);
+      });
+      compareBlock(height, executed.hash, executed.header, block);
+      replay.commitBlock(executed);
+      head = { height, hash: executed.hash, stateHash: executed.header.stateHash, time: executed.header.time };
+      blocks++;
+      txCount += executed.txs.length;
+      options.onProgress?.(height, storedHead.height);
+    }
+    const orphanTxs = stored.db.prepare('SELECT MIN(height) AS h FROM txs WHERE height > ?').get(storedHead.height) as { h: number | null };
+    if (orphanTxs.h !== null) throw new Mismatch(orphanTxs.h, 'transactions stored beyond the head block');
+    compareTables(stored, replay);
+    return { ok: true, chain, headHeight: storedHead.height, blocks, txs: txCount, durationMs: performance.now() - started };
+  } catch (err) {
+    if (!(err instanceof Mismatch)) throw err;
+    return {
+      ok: false,
+      chain,
+      headHeight: storedHead?.height ?? -1,
+      blocks,
+      txs: txCount,
+      firstBadHeight: err.height,
+      problem: err.message,
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    stored.close();
+    replay.close();
+  }
+}
+
+function safeParse<T>(text: string, height: number): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Mismatch(height, 'stored data is not valid JSON');
+  }
+}
+
+function compareBlock(height: number, hash: string, header: BlockHeader, stored: { hash: string; headerText: string }): void {
+  if (JSON.stringify(header) !== stored.headerText) throw new Mismatch(height, 'stored block header differs from replay');
+  if (hash !== stored.hash) throw new Mismatch(height, 'stored block hash differs from replay');
+}
+
+interface LoadedBlock {
+  parsed: { block: { hash: string; headerText: string }; proposal: BlockProposal; stored: Array<{ result: string }> };
+  signatures: Promise<boolean[]>;
+}
+
+/** Loads a block ahead of time; a problem in it is reported only when replay reaches it. */
+function prefetch(store: SqliteStore, height: number, options: VerifyOptions): LoadedBlock | { failed: Error } {
+  try {
+    return loadBlock(store, height, options);
+  } catch (err) {
+    return { failed: err as Error };
+  }
+}
+
+function loadBlock(store: SqliteStore, height: number, options: VerifyOptions): LoadedBlock {
+  const block = store.getBlock(height);
+  if (!block) throw new Mismatch(height, `block ${height} is missing`);
+  const header = safeParse<BlockHeader>(block.headerText, height);
+  const rows = store.blockTxs(height);
+  const txs: ParsedTx[] = rows.map((row, i) => {
+    if (row.index !== i) throw new Mismatch(height, `tx ${i} is missing`);
+    let tx: ParsedTx;
+    try {
+      tx = parseSignedTx(JSON.parse(row.body), options.limits);
+    } catch (err) {
+      throw new Mismatch(height, `tx ${i} does not parse: ${err instanceof CodedError ? err.message : 'invalid JSON'}`);
+    }
+    if (tx.storedBytes.toString('utf8') !== row.body) throw new Mismatch(height, `tx ${i} is not stored in canonical form`);
+    if (tx.id !== row.id) throw new Mismatch(height, `tx ${i} id does not match its contents`);
+    return tx;
+  });
+  const proposalHeader: ProposalHeader = {
+    chain: header.chain,
+    height: header.height,
+    prevHash: header.prevHash,
+    time: header.time,
+    proposer: header.proposer,
+    txRoot: header.txRoot,
+    txCount: header.txCount,
+  };
+  const signatures = options.verifier.verifyMany(
+    txs.map((tx) => ({ publicKey: tx.signerPublicKey, message: txSigningMessage(tx.envelopeBytes), signature: signatureBytes(tx.signed) })),
+  );
+  return { parsed: { block, proposal: { header: proposalHeader, proposerSig: header.proposerSig, txs }, stored: rows }, signatures };
+}
+
+/** Row-by-row comparison of derived tables; a difference names the height that last wrote the key. */
+function compareTables(stored: SqliteStore, replay: SqliteStore): void {
+  for (const table of ['state', 'history', 'idx'] as const) {
+    const a = stored.iterateTable(table);
+    const b = replay.iterateTable(table);
+    for (;;) {
+      const x = a.next();
+      const y = b.next();
+      if (x.done && y.done) break;
+      const rowA = x.done ? undefined : x.value;
+      const rowB = y.done ? undefined : y.value;
+      if (JSON.stringify(rowA) !== JSON.stringify(rowB)) {
+        a.return?.();
+        b.return?.();
+        throw new Mismatch(heightOfDifference(stored, replay, rowA, rowB), `${table} row differs from replay (key ${String((rowA ?? rowB)!['key'])})`);
+      }
+    }
+  }
+}
+
+function heightOfDifference(
+  stored: SqliteStore,
+  replay: SqliteStore,
+  a: Record<string, unknown> | undefined,
+  b: Record<string, unknown> | undefined,
+): number {
+  const heights: number[] = [];
+  for (const row of [a, b]) {
+    if (!row) continue;
+    if (typeof row['height'] === 'number') heights.push(row['height']);
+    const key = row['key'];
+    if (typeof key === 'string') {
+      const v = replay.getVersioned(key) ?? stored.getVersioned(key);
+      if (v) heights.push(v.height);
+      const hist = replay.history(key, 1)[0];
+      if (hist) heights.push(hist.height);
+    }
+  }
+  return heights.length > 0 ? Math.min(...heights) : 0;
+}
