@@ -104,8 +104,15 @@ export class BlockExecutor {
    * Executes every tx of a checked proposal in order. Invalid txs stay in the block with their error code
    * and write nothing, so that any peer replaying the block reaches the same state.
    * `signatureOk[i]` is the (pure, possibly precomputed) result of checking tx i's signature.
+   * `knownAbsent(id)` may answer true for ids the caller knows are not in the store (it spares a lookup); it
+   * must never answer true for a stored id.
    */
-  execute(proposal: BlockProposal, head: Head, signatureOk: readonly boolean[]): ExecutedBlock {
+  execute(
+    proposal: BlockProposal,
+    head: Head,
+    signatureOk: readonly boolean[],
+    knownAbsent: (txId: string) => boolean = () => false,
+  ): ExecutedBlock {
     const { header: ph } = proposal;
     const blockState = new StateOverlay(this.store, this.store.indexes);
     const seen = new Set<string>();
@@ -114,7 +121,8 @@ export class BlockExecutor {
     const writes: StateWrite[] = [];
 
     proposal.txs.forEach((tx, index) => {
-      const result = this.executeTx(tx, index, ph.height, ph.time, blockState, seen, signatureOk[index] === true, writes);
+      const duplicate = seen.has(tx.id) || (!knownAbsent(tx.id) && this.store.hasTx(tx.id));
+      const result = this.executeTx(tx, index, ph.height, ph.time, blockState, duplicate, signatureOk[index] === true, writes);
       seen.add(tx.id);
       results.push(result);
       txs.push({ height: ph.height, index, id: tx.id, body: tx.storedBytes.toString('utf8'), result: canonicalJson(result) });
@@ -124,7 +132,7 @@ export class BlockExecutor {
     const header: BlockHeader = {
       ...ph,
       proposerSig: proposal.proposerSig,
-      resultsHash: sha256Hex(canonicalJson(results)),
+      resultsHash: hashCanonicalArray(txs.map((t) => t.result)),
       writesHash,
       stateHash: nextStateHash(head.stateHash, writesHash),
     };
@@ -137,7 +145,7 @@ export class BlockExecutor {
     height: number,
     time: number,
     blockState: StateOverlay,
-    seen: Set<string>,
+    duplicate: boolean,
     signatureOk: boolean,
     writes: StateWrite[],
   ): TxResult {
@@ -147,7 +155,7 @@ export class BlockExecutor {
       if (!signatureOk) throw new CodedError(LedgerCodes.TX_BAD_SIGNATURE, 'signature does not verify');
       if (envelope.chain !== this.chain) throw new CodedError(LedgerCodes.TX_WRONG_CHAIN, `transaction is for chain ${envelope.chain}`);
       checkValidityWindow(envelope, time);
-      if (seen.has(tx.id) || this.store.hasTx(tx.id)) throw new CodedError(LedgerCodes.TX_DUPLICATE, 'transaction already sequenced');
+      if (duplicate) throw new CodedError(LedgerCodes.TX_DUPLICATE, 'transaction already sequenced');
       this.personality.admit(envelope);
       const outcome = this.personality.execute(envelope, { txId: tx.id, txIndex: index, height, time, state: txState });
       for (const key of [...txState.writes.keys()].sort()) {
@@ -172,6 +180,15 @@ function sortedWrites(overlay: StateOverlay, txIndex: number): StateWrite[] {
   return [...overlay.writes.keys()].sort().map((key) => ({ key, txIndex, value: overlay.writes.get(key)! }));
 }
 
+/**
+ * sha256 of the RFC 8785 form of `[[txIndex, key, value], ...]`. Composed by hand because it is on the hot path:
+ * keys are printable ASCII and values already canonical text, and JCS escapes strings exactly as JSON.stringify.
+ */
 export function hashWrites(writes: readonly StateWrite[]): string {
-  return sha256Hex(canonicalJson(writes.map((w) => [w.txIndex, w.key, w.value])));
+  return hashCanonicalArray(writes.map((w) => `[${w.txIndex},${JSON.stringify(w.key)},${w.value === null ? 'null' : JSON.stringify(w.value)}]`));
+}
+
+/** sha256 of the canonical JSON array whose elements are the given canonical texts. */
+function hashCanonicalArray(elements: readonly string[]): string {
+  return sha256Hex(`[${elements.join(',')}]`);
 }

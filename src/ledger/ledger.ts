@@ -68,7 +68,11 @@ export class Ledger extends EventEmitter {
   readonly executor: BlockExecutor;
   private readonly options: LedgerOptions;
   private readonly waiters = new Map<string, Waiter>();
-  /** Txs admitted here whose signature already verified: `id` -> `sig`. Spares a second check at commit. */
+  /**
+   * Txs admitted here and not yet committed: `id` -> `sig`. Their signature verified at admission and their id
+   * was absent from the store then; any commit of that id since would have removed the entry. Spares a second
+   * signature check and a duplicate lookup at commit.
+   */
   private readonly verified = new Map<string, string>();
   private cachedHead: Head;
   private commitChain: Promise<void> = Promise.resolve();
@@ -119,10 +123,22 @@ export class Ledger extends EventEmitter {
   }
 
   /**
-   * Stateless and duplicate checks, then the signature. Throws a CodedError naming the first problem;
-   * nothing is written for a refused tx.
+   * Every admission check: stateless checks, the signature, then duplicates. Throws a CodedError naming the
+   * first problem; nothing is written for a refused tx.
    */
   async admit(input: unknown): Promise<ParsedTx> {
+    const tx = await this.checkBeforeDuplicates(input);
+    this.assertNotDuplicate(tx);
+    return tx;
+  }
+
+  private assertNotDuplicate(tx: ParsedTx): void {
+    if (this.waiters.has(tx.id) || this.store.hasTx(tx.id)) {
+      throw new CodedError(LedgerCodes.TX_DUPLICATE, `transaction ${tx.id} was already submitted`);
+    }
+  }
+
+  private async checkBeforeDuplicates(input: unknown): Promise<ParsedTx> {
     if (!this.running) throw new CodedError(LedgerCodes.NODE_STOPPED, 'the node is shutting down');
     const tx = parseSignedTx(input, this.options.limits);
     const envelope = tx.signed.tx;
@@ -132,9 +148,7 @@ export class Ledger extends EventEmitter {
     if (envelope.notBefore > now + skew) checkValidityWindow(envelope, now + skew);
     if (envelope.notAfter < now) checkValidityWindow(envelope, now);
     this.options.personality.admit(envelope);
-    if (this.waiters.has(tx.id) || this.store.hasTx(tx.id)) {
-      throw new CodedError(LedgerCodes.TX_DUPLICATE, `transaction ${tx.id} was already submitted`);
-    }
+    if (this.waiters.has(tx.id)) throw new CodedError(LedgerCodes.TX_DUPLICATE, `transaction ${tx.id} was already submitted`);
     const ok = await this.options.verifier.verify({
       publicKey: tx.signerPublicKey,
       message: txSigningMessage(tx.envelopeBytes),
@@ -149,9 +163,10 @@ export class Ledger extends EventEmitter {
     if (this.waiters.size >= (this.options.maxPending ?? 50_000)) {
       throw new CodedError(LedgerCodes.NODE_BUSY, 'too many transactions waiting; retry shortly');
     }
-    const tx = await this.admit(input);
-    // Re-check after the await: the same tx may have been admitted concurrently.
-    if (this.waiters.has(tx.id)) throw new CodedError(LedgerCodes.TX_DUPLICATE, `transaction ${tx.id} was already submitted`);
+    const tx = await this.checkBeforeDuplicates(input);
+    // The duplicate check and the registration below run in one synchronous step: no commit can slip between
+    // them, which is what lets `verified` double as a set of ids known to be absent from the store.
+    this.assertNotDuplicate(tx);
     return new Promise<Receipt>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(tx.id);
@@ -180,10 +195,13 @@ export class Ledger extends EventEmitter {
       const head = this.cachedHead;
       this.executor.checkProposal(proposal, head);
       const signatureOk = await this.signaturesOf(proposal.txs);
-      executed = this.executor.execute(proposal, head, signatureOk);
+      executed = this.executor.execute(proposal, head, signatureOk, (id) => this.verified.has(id));
       this.store.commitBlock(executed);
     } catch (err) {
-      for (const tx of proposal.txs) this.settle(tx.id, undefined, err as Error);
+      for (const tx of proposal.txs) {
+        this.verified.delete(tx.id);
+        this.settle(tx.id, undefined, err as Error);
+      }
       throw err;
     }
     const { header } = executed;

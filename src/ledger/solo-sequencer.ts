@@ -31,7 +31,7 @@ export class SoloSequencer implements Sequencer {
 
   constructor(private readonly options: SoloSequencerOptions) {
     this.maxTxs = options.maxTxsPerBlock ?? 2000;
-    this.maxWaitMs = options.maxWaitMs ?? 10;
+    this.maxWaitMs = options.maxWaitMs ?? 5;
     this.now = options.now ?? Date.now;
   }
 

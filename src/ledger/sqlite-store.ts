@@ -77,6 +77,12 @@ export class SqliteStore implements StateReader {
   readonly db: Database.Database;
   readonly indexes: ReadonlyMap<string, IndexSpec>;
   private readonly stmts;
+  /**
+   * Write-through cache of committed values (null = absent). Most txs read the same few keys (the signer's key
+   * record, staff record and institution); this store is the only writer, so the cache is exact.
+   */
+  private readonly cache = new Map<string, string | null>();
+  private static readonly CACHE_LIMIT = 50_000;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path, { readonly: options.readonly ?? false });
@@ -174,7 +180,12 @@ export class SqliteStore implements StateReader {
   }
 
   getRaw(key: string): string | undefined {
-    return this.stmts.getState.get(key)?.value;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const value = this.stmts.getState.get(key)?.value;
+    if (this.cache.size >= SqliteStore.CACHE_LIMIT) this.cache.clear();
+    this.cache.set(key, value ?? null);
+    return value;
   }
 
   getVersioned(key: string): { value: string; height: number; index: number } | undefined {
@@ -218,6 +229,8 @@ export class SqliteStore implements StateReader {
         this.updateIndexes(w.key, w.value);
       }
     })();
+    // Only after the transaction committed: a failed commit must leave the cache as the database is.
+    for (const w of commit.writes) if (this.cache.has(w.key)) this.cache.set(w.key, w.value);
   }
 
   private updateIndexes(key: string, value: string | null): void {

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { canonicalBytes, ed25519KeyOfDid, fromBase64Url, sha256, toBase64Url, type Ed25519Signer } from '../crypto/index.js';
+import { canonicalBytes, canonicalJson, ed25519KeyOfDid, fromBase64Url, sha256, toBase64Url, type Ed25519Signer } from '../crypto/index.js';
 import { CodedError, LedgerCodes } from './errors.js';
 
 /**
@@ -63,14 +63,16 @@ export function parseSignedTx(input: unknown, limits: TxLimits): ParsedTx {
     throw new CodedError(LedgerCodes.TX_MALFORMED, `malformed transaction (${where})`);
   }
   const signed = input as SignedTx;
-  let envelopeBytes: Buffer;
-  let storedBytes: Buffer;
+  let envelopeText: string;
   try {
-    envelopeBytes = canonicalBytes(signed.tx);
-    storedBytes = canonicalBytes({ sig: signed.sig, tx: signed.tx });
+    envelopeText = canonicalJson(signed.tx);
   } catch (err) {
     throw new CodedError(LedgerCodes.TX_MALFORMED, `transaction is not canonicalizable JSON: ${(err as Error).message}`);
   }
+  const envelopeBytes = Buffer.from(envelopeText, 'utf8');
+  // RFC 8785 of {sig, tx}: "sig" sorts before "tx" and the signature is plain base64url (no escaping needed),
+  // so the stored form is composed from the already-canonical envelope instead of canonicalizing twice.
+  const storedBytes = Buffer.from(`{"sig":"${signed.sig}","tx":${envelopeText}}`, 'utf8');
   if (storedBytes.length > limits.maxTxBytes) {
     throw new CodedError(LedgerCodes.TX_TOO_LARGE, `transaction is ${storedBytes.length} bytes; the limit is ${limits.maxTxBytes}`);
   }
@@ -82,6 +84,34 @@ export function parseSignedTx(input: unknown, limits: TxLimits): ParsedTx {
   if (signed.tx.notAfter - signed.tx.notBefore > limits.maxValidityMs) {
     throw new CodedError(LedgerCodes.TX_VALIDITY_TOO_LONG, `validity window exceeds ${limits.maxValidityMs} ms`);
   }
+  return { id: sha256(envelopeBytes).toString('hex'), signed, envelopeBytes, storedBytes, signerPublicKey };
+}
+
+const STORED_PREFIX = '{"sig":"';
+const STORED_MIDDLE = '","tx":';
+
+/**
+ * Parses a tx as stored in a block (verify, and peers replaying blocks): the id and signature are computed over
+ * the exact stored envelope bytes, so any change to a stored byte changes the id or breaks the signature.
+ */
+export function parseStoredTx(body: string, limits: TxLimits): ParsedTx {
+  const sigEnd = STORED_PREFIX.length + 86;
+  if (!body.startsWith(STORED_PREFIX) || body.slice(sigEnd, sigEnd + STORED_MIDDLE.length) !== STORED_MIDDLE || !body.endsWith('}')) {
+    throw new CodedError(LedgerCodes.TX_MALFORMED, 'stored transaction is not in canonical {sig, tx} form');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new CodedError(LedgerCodes.TX_MALFORMED, 'stored transaction is not JSON');
+  }
+  if (!signedTxCheck.Check(parsed)) throw new CodedError(LedgerCodes.TX_MALFORMED, 'stored transaction has the wrong shape');
+  const signed = parsed as SignedTx;
+  const storedBytes = Buffer.from(body, 'utf8');
+  if (storedBytes.length > limits.maxTxBytes) throw new CodedError(LedgerCodes.TX_TOO_LARGE, 'stored transaction exceeds the size limit');
+  const envelopeBytes = Buffer.from(body.slice(sigEnd + STORED_MIDDLE.length, -1), 'utf8');
+  const signerPublicKey = ed25519KeyOfDid(signed.tx.signer);
+  if (!signerPublicKey) throw new CodedError(LedgerCodes.TX_MALFORMED, 'signer must be an Ed25519 did:key');
   return { id: sha256(envelopeBytes).toString('hex'), signed, envelopeBytes, storedBytes, signerPublicKey };
 }
 

@@ -65,12 +65,20 @@ export interface MedchainNode {
 
 export const LEDGER_FILE = 'ledger.db';
 
+/** A node proposes blocks with its key, so the key must be its institution's registered, active node key. */
+function isNodeKeyOf(runtime: ContractRuntime, store: SqliteStore, did: string, institution: string): boolean {
+  try {
+    const key = runtime.query('identity', 'resolveKey', { did }, store, { height: 0, time: 0 }) as { kind: string; institution?: string };
+    return key.kind === 'node' && key.institution === institution && runtime.isProposer(did, store);
+  } catch {
+    return false;
+  }
+}
+
 /** Wires store, contracts, sequencer, signature workers and ledger for one institution. No globals. */
 export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   assertGenesis(config.genesis);
   const genesis = config.genesis;
-  const inst = genesis.institutions.find((i) => i.id === config.institution);
-  if (!inst && !config.institution) throw new CodedError('CONFIG_INVALID', 'node config names no institution');
   const logger = config.logger ?? pino({ level: process.env['MEDCHAIN_LOG_LEVEL'] ?? 'info' });
   mkdirSync(config.dataDir, { recursive: true });
   const runtime = createContractRuntime();
@@ -108,6 +116,11 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     store.close();
     await verifier.close();
     throw err;
+  }
+  if (!isNodeKeyOf(runtime, store, config.identity.did, config.institution)) {
+    await ledger.close();
+    await verifier.close();
+    throw new CodedError('CONFIG_INVALID', `${config.identity.did} is not the active node key of ${config.institution}`);
   }
   ledger.on('fault', (err: Error) => logger.error({ err: err.message }, 'block commit failed'));
   const { registry, observeCommit } = createMetrics(ledger);

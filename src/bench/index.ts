@@ -1,0 +1,17 @@
+import { runLedgerBench } from './ledger-bench.js';
+import { machineInfo, type Log } from './util.js';
+
+export const BENCH_SUITES = ['ledger'] as const;
+export type BenchSuite = (typeof BENCH_SUITES)[number] | 'all';
+
+/** Runs benchmark suites and returns one JSON-serializable object of measured figures. */
+export async function runBench(suite: BenchSuite, options: { quick: boolean; log: Log }) {
+  const started = new Date().toISOString();
+  const suites = suite === 'all' ? BENCH_SUITES : [suite];
+  const results: Record<string, unknown> = {};
+  for (const s of suites) {
+    options.log(`== ${s}${options.quick ? ' (quick)' : ''}`);
+    if (s === 'ledger') results[s] = await runLedgerBench(options);
+  }
+  return { started, quick: options.quick, machine: machineInfo(), results };
+}

@@ -1,0 +1,160 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { base32 } from '@scure/base';
+import { randomBytes } from 'node:crypto';
+import { createContractRuntime } from '../contracts/index.js';
+import { Ed25519Signer } from '../crypto/index.js';
+import { DEMO_CHAIN_ID, demoGenesis, demoHandle, demoIdentity, seedDemo } from '../demo/index.js';
+import { signTx, verifyLedger, WorkerSignatureVerifier, type SignedTx } from '../ledger/index.js';
+import { createNode, LEDGER_FILE, type MedchainNode } from '../node/index.js';
+import { percentile, round, tempDir, type Log } from './util.js';
+
+/**
+ * The ledger benchmark: signed txs end to end through the node's submit path (admission with signature check,
+ * solo sequencing, execution, durable SQLite commit, receipt). The workload registers new patients —
+ * each tx resolves its signer from state, validates its input, writes one state key, its history and an index row.
+ */
+
+const LEAD = 'qingshan-county-hospital';
+const REGISTRARS = ['reg-zhao-min'];
+
+function txFactory(): () => SignedTx {
+  const actors = REGISTRARS.map((id) => {
+    const identity = demoIdentity(demoHandle.staff(LEAD, id));
+    return { did: identity.did, signer: new Ed25519Signer(identity.signing.seed) };
+  });
+  let i = 0;
+  return () => {
+    const actor = actors[i++ % actors.length]!;
+    const patientId = 'P' + base32.encode(randomBytes(20)).slice(0, 26);
+    return signTx({ chain: DEMO_CHAIN_ID, contract: 'identity', method: 'registerPatient', args: { patientId } }, actor.did, actor.signer);
+  };
+}
+
+async function openBenchNode(dataDir: string): Promise<MedchainNode> {
+  const node = await createNode({
+    dataDir,
+    genesis: demoGenesis(),
+    identity: demoIdentity(demoHandle.node(LEAD)),
+    institution: LEAD,
+    logger: pino({ level: 'silent' }),
+    maxPending: 200_000,
+  });
+  await seedDemo(node);
+  return node;
+}
+
+/** Submits all txs keeping `window` in flight; returns committed tx/s. */
+async function closedLoop(node: MedchainNode, txs: SignedTx[], window: number) {
+  const startHeight = node.ledger.head().height;
+  const t0 = performance.now();
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < txs.length) {
+      const tx = txs[next++]!;
+      const r = await node.submit(tx);
+      if (r.result.status !== 'ok') failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  const blocks = node.ledger.head().height - startHeight;
+  return { txs: txs.length, failed, seconds: round(seconds, 2), txPerSec: Math.round(txs.length / seconds), blocks, avgTxsPerBlock: round(txs.length / blocks, 0) };
+}
+
+/** Open-loop load at a fixed rate; latency = submit to durable-commit receipt. */
+async function openLoop(node: MedchainNode, make: () => SignedTx, ratePerSec: number, seconds: number) {
+  const total = Math.floor(ratePerSec * seconds);
+  const txs = Array.from({ length: total }, make);
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * ratePerSec) + 1);
+    for (; sent < due; sent++) {
+      const start = performance.now();
+      inflight.push(node.submit(txs[sent]!).then(() => void latencies.push(performance.now() - start)));
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(inflight);
+  const elapsed = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    targetTxPerSec: Math.round(ratePerSec),
+    achievedTxPerSec: Math.round(total / elapsed),
+    samples: latencies.length,
+    p50Ms: round(percentile(latencies, 50)),
+    p99Ms: round(percentile(latencies, 99)),
+    maxMs: round(latencies[latencies.length - 1] ?? Number.NaN),
+  };
+}
+
+/** Commits `count` txs generated on the fly (so the generator holds no backlog) and reports the node's memory. */
+async function memoryAt(node: MedchainNode, make: () => SignedTx, count: number, log: Log) {
+  const window = 4000;
+  let done = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      await node.submit(make());
+      done++;
+      if (done % 100_000 === 0) log(`memory run: ${done}/${count} txs committed`);
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  (globalThis as { gc?: () => void }).gc?.();
+  const mem = process.memoryUsage();
+  return {
+    txs: count,
+    seconds: round((performance.now() - t0) / 1000, 1),
+    rssMiB: round(mem.rss / 2 ** 20),
+    heapUsedMiB: round(mem.heapUsed / 2 ** 20),
+  };
+}
+
+export async function runLedgerBench(options: { quick: boolean; log: Log }) {
+  const { quick, log } = options;
+  const make = txFactory();
+  const dir = tempDir('medchain-bench-');
+  try {
+    const node = await openBenchNode(dir.path);
+    const n = quick ? 20_000 : 100_000;
+    log(`signing ${n} txs`);
+    const txs = Array.from({ length: n }, make);
+    log(`throughput: submitting ${n} txs`);
+    const throughput = await closedLoop(node, txs, quick ? 5_000 : 10_000);
+    log(`throughput: ${throughput.txPerSec} tx/s; latency at half of that`);
+    const latency = await openLoop(node, make, throughput.txPerSec / 2, quick ? 4 : 15);
+    await node.close();
+
+    const dbBytes = statSync(join(dir.path, LEDGER_FILE)).size;
+    const verifier = new WorkerSignatureVerifier();
+    log('verify: replaying the ledger');
+    const report = await verifyLedger({ path: join(dir.path, LEDGER_FILE), personality: createContractRuntime(), verifier, limits: demoGenesis().limits });
+    await verifier.close();
+    if (!report.ok) throw new Error(`verify failed on the bench ledger: ${report.problem}`);
+    const verify = { txs: report.txs, seconds: round(report.durationMs / 1000, 2), txPerSec: Math.round(report.txs / (report.durationMs / 1000)) };
+    const storage = { txs: report.txs, dbBytes, bytesPerTx: Math.round(dbBytes / report.txs) };
+    dir.remove();
+
+    const memDir = tempDir('medchain-bench-mem-');
+    try {
+      const memNode = await openBenchNode(memDir.path);
+      const target = quick ? 100_000 : 1_000_000;
+      log(`memory: committing ${target} txs`);
+      const memory = await memoryAt(memNode, make, target, log);
+      await memNode.close();
+      return { throughput, latency, verify, storage, memory };
+    } finally {
+      memDir.remove();
+    }
+  } finally {
+    dir.remove();
+  }
+}

@@ -1,0 +1,83 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertGenesis, type Genesis } from '../contracts/identity/index.js';
+import { readKeyFile, writeKeyFile, type Identity } from '../crypto/index.js';
+import { CodedError } from '../ledger/index.js';
+
+/**
+ * A node's data directory:
+ *   node.json          settings (institution, listen address, sequencer, key file)
+ *   genesis.json       the consortium's genesis document (identical on every node)
+ *   keys/node.key.json the node's key, encrypted with the operator's passphrase
+ *   ledger.db          blocks, txs and world state (SQLite, WAL)
+ */
+export interface NodeSettings {
+  institution: string;
+  host: string;
+  port: number;
+  keyFile: string;
+  sequencer: { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number };
+  checkpointInterval: number;
+  /** Demo data dirs use the documented demo passphrase and can act as demo people. */
+  demo?: boolean;
+}
+
+export const DEFAULT_SETTINGS: Omit<NodeSettings, 'institution'> = {
+  host: '127.0.0.1',
+  port: 8080,
+  keyFile: 'keys/node.key.json',
+  sequencer: { kind: 'solo', maxTxsPerBlock: 2000, maxWaitMs: 5 },
+  checkpointInterval: 10,
+};
+
+export function isInitialized(dataDir: string): boolean {
+  return existsSync(join(dataDir, 'node.json'));
+}
+
+function readJson<T>(path: string, what: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    throw new CodedError('CONFIG_INVALID', `cannot read ${what} at ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function readSettings(dataDir: string): NodeSettings {
+  if (!isInitialized(dataDir)) {
+    throw new CodedError('NOT_INITIALIZED', `${dataDir} is not a MedChain data directory; run "medchain init --data ${dataDir}" first`);
+  }
+  return { ...DEFAULT_SETTINGS, ...readJson<NodeSettings>(join(dataDir, 'node.json'), 'node settings') };
+}
+
+export function readGenesis(dataDir: string): Genesis {
+  const genesis = readJson<unknown>(join(dataDir, 'genesis.json'), 'genesis');
+  try {
+    assertGenesis(genesis);
+  } catch (err) {
+    throw new CodedError('CONFIG_INVALID', `genesis.json is invalid: ${(err as Error).message}`);
+  }
+  return genesis;
+}
+
+export async function readNodeIdentity(dataDir: string, settings: NodeSettings, passphrase: string): Promise<Identity> {
+  return readKeyFile(join(dataDir, settings.keyFile), passphrase);
+}
+
+/** Writes a new data directory. Refuses to overwrite an initialized one. */
+export async function writeDataDir(
+  dataDir: string,
+  genesis: Genesis,
+  settings: NodeSettings,
+  nodeIdentity: Identity,
+  passphrase: string,
+): Promise<void> {
+  if (isInitialized(dataDir)) throw new CodedError('ALREADY_INITIALIZED', `${dataDir} already holds a MedChain node`);
+  const inst = genesis.institutions.find((i) => i.id === settings.institution);
+  if (inst && inst.nodeKey !== nodeIdentity.did) {
+    throw new CodedError('CONFIG_INVALID', `the key ${nodeIdentity.did} is not the node key of ${settings.institution} in genesis`);
+  }
+  mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dataDir, 'genesis.json'), JSON.stringify(genesis, null, 2) + '\n');
+  await writeKeyFile(join(dataDir, settings.keyFile), nodeIdentity, passphrase);
+  writeFileSync(join(dataDir, 'node.json'), JSON.stringify(settings, null, 2) + '\n');
+}

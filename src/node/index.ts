@@ -1,0 +1,11 @@
+export { createNode, LEDGER_FILE, type MedchainNode, type NodeConfig, type NodeStatus } from './node.js';
+export { patientIdFor, normalizeNationalId, residentIdChecksumOk } from './patient-id.js';
+export {
+  DEFAULT_SETTINGS,
+  isInitialized,
+  readGenesis,
+  readNodeIdentity,
+  readSettings,
+  writeDataDir,
+  type NodeSettings,
+} from './data-dir.js';
