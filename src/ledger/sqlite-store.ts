@@ -53,7 +53,6 @@ CREATE TABLE IF NOT EXISTS history (
   PRIMARY KEY (key, height, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idx (
   name TEXT NOT NULL, term TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (name, term, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_by_key ON idx(name, key);
 CREATE TABLE IF NOT EXISTS checkpoints (
   height INTEGER NOT NULL, signer TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (height, signer)) WITHOUT ROWID;
 `;
@@ -133,7 +132,7 @@ export class SqliteStore implements StateReader {
       indexLookup: db.prepare<[string, string, string, number], StateEntry>(
         'SELECT s.key AS key, s.value AS value FROM idx i JOIN state s ON s.key = i.key WHERE i.name = ? AND i.term = ? AND i.key > ? ORDER BY i.key LIMIT ?',
       ),
-      indexDeleteKey: db.prepare('DELETE FROM idx WHERE name = ? AND key = ?'),
+      indexDelete: db.prepare('DELETE FROM idx WHERE name = ? AND term = ? AND key = ?'),
       indexInsert: db.prepare('INSERT OR IGNORE INTO idx (name, term, key) VALUES (?, ?, ?)'),
       insertCheckpoint: db.prepare('INSERT OR REPLACE INTO checkpoints (height, signer, body) VALUES (?, ?, ?)'),
       checkpointsFrom: db.prepare<[number, number], { body: string }>(
@@ -224,21 +223,29 @@ export class SqliteStore implements StateReader {
         finalWrites.set(w.key, w);
       }
       for (const w of finalWrites.values()) {
+        this.updateIndexes(w.key, w.value);
         if (w.value === null) this.stmts.deleteState.run(w.key);
         else this.stmts.upsertState.run(w.key, w.value, header.height, w.txIndex);
-        this.updateIndexes(w.key, w.value);
       }
     })();
     // Only after the transaction committed: a failed commit must leave the cache as the database is.
     for (const w of commit.writes) if (this.cache.has(w.key)) this.cache.set(w.key, w.value);
   }
 
+  /**
+   * Replaces the index rows of `key`, called before the state row is overwritten: the old terms come from the
+   * old value, so the idx table needs no secondary index (every row of it is covered by its primary key, which
+   * verify compares row by row).
+   */
   private updateIndexes(key: string, value: string | null): void {
+    let old: string | null | undefined;
     for (const spec of this.indexes.values()) {
       if (!key.startsWith(spec.prefix)) continue;
-      this.stmts.indexDeleteKey.run(spec.name, key);
-      if (value === null) continue;
-      for (const term of new Set(spec.terms(JSON.parse(value)))) this.stmts.indexInsert.run(spec.name, term, key);
+      if (old === undefined) old = this.stmts.getState.get(key)?.value ?? null;
+      const oldTerms = old === null ? new Set<string>() : new Set(spec.terms(JSON.parse(old)));
+      const newTerms = value === null ? new Set<string>() : new Set(spec.terms(JSON.parse(value)));
+      for (const term of oldTerms) if (!newTerms.has(term)) this.stmts.indexDelete.run(spec.name, term, key);
+      for (const term of newTerms) if (!oldTerms.has(term)) this.stmts.indexInsert.run(spec.name, term, key);
     }
   }
 

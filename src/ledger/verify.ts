@@ -34,6 +34,7 @@ export interface VerifyReport {
 
 class Mismatch extends Error {
   constructor(
+    /** -1 when the damage cannot be attributed to a height (e.g. SQLite structure outside any row). */
     readonly height: number,
     message: string,
   ) {
@@ -91,7 +92,14 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
     }
     const orphanTxs = stored.db.prepare('SELECT MIN(height) AS h FROM txs WHERE height > ?').get(storedHead.height) as { h: number | null };
     if (orphanTxs.h !== null) throw new Mismatch(orphanTxs.h, 'transactions stored beyond the head block');
-    compareTables(stored, replay);
+    try {
+      compareTables(stored, replay);
+    } catch (err) {
+      if (err instanceof Mismatch) throw err;
+      throw new Mismatch(-1, `cannot read world state: ${(err as Error).message}`);
+    }
+    checkTxIdIndex(stored);
+    checkSqliteIntegrity(stored);
     return { ok: true, chain, headHeight: storedHead.height, blocks, txs: txCount, durationMs: performance.now() - started };
   } catch (err) {
     if (!(err instanceof Mismatch)) throw err;
@@ -135,7 +143,7 @@ function prefetch(store: SqliteStore, height: number, options: VerifyOptions): L
   try {
     return loadBlock(store, height, options);
   } catch (err) {
-    return { failed: err as Error };
+    return { failed: err instanceof Mismatch ? err : new Mismatch(height, `cannot read block ${height}: ${(err as Error).message}`) };
   }
 }
 
@@ -188,6 +196,35 @@ function compareTables(stored: SqliteStore, replay: SqliteStore): void {
       }
     }
   }
+}
+
+/**
+ * The one secondary index (tx id -> position) is not read by replay, so check it against the table: every row
+ * (read in primary-key order, i.e. from the table itself) must be found through the index with the same
+ * position, and the index must hold no extra entries.
+ */
+function checkTxIdIndex(stored: SqliteStore): void {
+  const lookup = stored.db.prepare<[Buffer, number, number], { one: number }>(
+    'SELECT 1 AS one FROM txs INDEXED BY txs_by_id WHERE id = ? AND height = ? AND idx = ?',
+  );
+  const rows = stored.db.prepare('SELECT height, idx, id FROM txs ORDER BY height, idx').iterate() as IterableIterator<{ height: number; idx: number; id: Buffer }>;
+  let count = 0;
+  for (const row of rows) {
+    count++;
+    if (!lookup.get(row.id, row.height, row.idx)) {
+      rows.return?.();
+      throw new Mismatch(row.height, `tx ${row.idx} is missing from the tx id index`);
+    }
+  }
+  const indexed = stored.db.prepare('SELECT COUNT(*) AS c FROM txs INDEXED BY txs_by_id WHERE id IS NOT NULL').get() as { c: number };
+  if (indexed.c !== count) throw new Mismatch(-1, `the tx id index holds ${indexed.c} entries for ${count} txs`);
+}
+
+/** SQLite's own structural check: catches damage outside any row (free pages, b-tree structure). */
+function checkSqliteIntegrity(stored: SqliteStore): void {
+  const rows = stored.db.pragma('integrity_check') as Array<{ integrity_check: string }>;
+  const problems = rows.map((r) => r.integrity_check).filter((p) => p !== 'ok');
+  if (problems.length > 0) throw new Mismatch(-1, `SQLite integrity check: ${problems.slice(0, 3).join('; ')}`);
 }
 
 function heightOfDifference(

@@ -33,7 +33,8 @@ export function registerVerify(program: Command): void {
         else if (report.ok) {
           process.stdout.write(`ledger intact: ${report.blocks} blocks, ${report.txs} txs, head ${report.headHeight} (${Math.round(report.durationMs)} ms)\n`);
         } else {
-          process.stdout.write(`LEDGER DAMAGED at height ${report.firstBadHeight}: ${report.problem}\n`);
+          const where = report.firstBadHeight === -1 ? 'outside any block' : `at height ${report.firstBadHeight}`;
+          process.stdout.write(`LEDGER DAMAGED ${where}: ${report.problem}\n`);
         }
         process.exitCode = report.ok ? 0 : 1;
       } catch (err) {
