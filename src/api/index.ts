@@ -29,6 +29,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, useDefaults: false } },
   });
   installErrorHandling(app);
+  // JSON only: a text body must not reach the tx routes as a string.
+  app.removeContentTypeParser('text/plain');
   const status = node.status();
   await app.register(swagger, {
     openapi: {

@@ -41,3 +41,12 @@ export const errorResponses = {
   503: ErrorBody,
   504: ErrorBody,
 };
+
+/** A refused tx: the error, plus its receipt when it was committed as invalid. */
+export const RefusedTx = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  receipt: Type.Optional(Receipt),
+});
+
+export const txErrorResponses = Object.fromEntries(Object.keys(errorResponses).map((status) => [status, RefusedTx]));

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { CodedError, LedgerCodes, SignedTxSchema, type Receipt as LedgerReceipt } from '../../ledger/index.js';
 import type { MedchainNode } from '../../node/index.js';
 import { sendError, statusForCode, toErrorBody } from '../errors.js';
-import { errorResponses, Receipt, TxId } from '../schemas.js';
+import { errorResponses, Receipt, TxId, txErrorResponses } from '../schemas.js';
 
 // The ledger validates signed txs itself, byte for byte: Fastify must not coerce, strip or default anything in
 // them (that would break the signature), so tx bodies are documented here but not validated by Fastify.
@@ -37,7 +37,7 @@ export function txRoutes(app: FastifyInstance, node: MedchainNode): void {
         body: SignedTxSchema,
         response: {
           200: Receipt,
-          ...errorResponses,
+          ...txErrorResponses,
         },
       },
     },
