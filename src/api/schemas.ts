@@ -49,4 +49,6 @@ export const RefusedTx = Type.Object({
   receipt: Type.Optional(Receipt),
 });
 
-export const txErrorResponses = Object.fromEntries(Object.keys(errorResponses).map((status) => [status, RefusedTx]));
+export const txErrorResponses = Object.fromEntries(Object.keys(errorResponses).map((status) => [status, RefusedTx])) as {
+  [status in keyof typeof errorResponses]: typeof RefusedTx;
+};

@@ -15,6 +15,8 @@ export {
 } from './tx.js';
 export {
   blockHash,
+  signProposal,
+  verifyProposalSignature,
   signCheckpoint,
   verifyCheckpoint,
   txRootOf,
