@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CodedError, LedgerCodes, SignedTxSchema, type Receipt as LedgerReceipt } from '../../ledger/index.js';
 import type { MedchainNode } from '../../node/index.js';
 import { sendError, statusForCode, toErrorBody } from '../errors.js';
@@ -44,7 +44,8 @@ export function txRoutes(app: FastifyInstance, node: MedchainNode): void {
     async (request, reply) => {
       try {
         const { status, body } = receiptReply(await node.submit(request.body));
-        return reply.code(status).send(body);
+        // The status comes from the error-code table, so it is not one of the literal keys Fastify infers.
+        return (reply as FastifyReply).code(status).send(body);
       } catch (err) {
         return sendError(reply, err);
       }
