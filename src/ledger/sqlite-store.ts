@@ -241,7 +241,7 @@ export class SqliteStore implements StateReader {
     let old: string | null | undefined;
     for (const spec of this.indexes.values()) {
       if (!key.startsWith(spec.prefix)) continue;
-      if (old === undefined) old = this.stmts.getState.get(key)?.value ?? null;
+      if (old === undefined) old = this.getRaw(key) ?? null;
       const oldTerms = old === null ? new Set<string>() : new Set(spec.terms(JSON.parse(old)));
       const newTerms = value === null ? new Set<string>() : new Set(spec.terms(JSON.parse(value)));
       for (const term of oldTerms) if (!newTerms.has(term)) this.stmts.indexDelete.run(spec.name, term, key);
