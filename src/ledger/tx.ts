@@ -31,6 +31,16 @@ export const SignedTxSchema = Type.Object(
 export type SignedTx = Static<typeof SignedTxSchema>;
 
 const signedTxCheck = TypeCompiler.Compile(SignedTxSchema);
+const envelopeCheck = TypeCompiler.Compile(TxEnvelopeSchema);
+
+/** 64 bytes are 86 base64url characters with 4 unused bits; two spellings must never denote one signature. */
+function assertCanonicalSig(sig: string): void {
+  try {
+    fromBase64Url(sig, 64);
+  } catch {
+    throw new CodedError(LedgerCodes.TX_MALFORMED, 'signature is not canonical base64url of 64 bytes');
+  }
+}
 
 /** Domain separation: a tx signature can never be mistaken for a signature over anything else. */
 const TX_SIGNING_DOMAIN = Buffer.from('medchain/tx/v1\n', 'utf8');
@@ -62,13 +72,19 @@ export function parseSignedTx(input: unknown, limits: TxLimits): ParsedTx {
     const where = first ? `${first.path || '/'}: ${first.message}` : 'invalid';
     throw new CodedError(LedgerCodes.TX_MALFORMED, `malformed transaction (${where})`);
   }
-  const signed = input as SignedTx;
   let envelopeText: string;
+  let envelope: unknown;
   try {
-    envelopeText = canonicalJson(signed.tx);
+    envelopeText = canonicalJson((input as SignedTx).tx);
+    envelope = JSON.parse(envelopeText);
   } catch (err) {
     throw new CodedError(LedgerCodes.TX_MALFORMED, `transaction is not canonicalizable JSON: ${(err as Error).message}`);
   }
+  // Execute exactly what is signed and stored: values without a JSON form (undefined members, Dates, -0) must not
+  // reach a contract in a form that a peer replaying the stored bytes would not see.
+  if (!envelopeCheck.Check(envelope)) throw new CodedError(LedgerCodes.TX_MALFORMED, 'transaction does not survive canonical JSON');
+  const signed: SignedTx = { tx: envelope, sig: (input as SignedTx).sig };
+  assertCanonicalSig(signed.sig);
   const envelopeBytes = Buffer.from(envelopeText, 'utf8');
   // RFC 8785 of {sig, tx}: "sig" sorts before "tx" and the signature is plain base64url (no escaping needed),
   // so the stored form is composed from the already-canonical envelope instead of canonicalizing twice.
@@ -107,9 +123,12 @@ export function parseStoredTx(body: string, limits: TxLimits): ParsedTx {
   }
   if (!signedTxCheck.Check(parsed)) throw new CodedError(LedgerCodes.TX_MALFORMED, 'stored transaction has the wrong shape');
   const signed = parsed as SignedTx;
+  assertCanonicalSig(signed.sig);
   const storedBytes = Buffer.from(body, 'utf8');
   if (storedBytes.length > limits.maxTxBytes) throw new CodedError(LedgerCodes.TX_TOO_LARGE, 'stored transaction exceeds the size limit');
-  const envelopeBytes = Buffer.from(body.slice(sigEnd + STORED_MIDDLE.length, -1), 'utf8');
+  const envelopeText = body.slice(sigEnd + STORED_MIDDLE.length, -1);
+  if (canonicalJson(signed.tx) !== envelopeText) throw new CodedError(LedgerCodes.TX_MALFORMED, 'stored transaction is not in canonical form');
+  const envelopeBytes = Buffer.from(envelopeText, 'utf8');
   const signerPublicKey = ed25519KeyOfDid(signed.tx.signer);
   if (!signerPublicKey) throw new CodedError(LedgerCodes.TX_MALFORMED, 'signer must be an Ed25519 did:key');
   return { id: sha256(envelopeBytes).toString('hex'), signed, envelopeBytes, storedBytes, signerPublicKey };

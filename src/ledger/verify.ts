@@ -52,7 +52,9 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
   // One read transaction: a node that keeps committing while we verify does not change what we see.
   stored.db.exec('BEGIN');
   const chain = stored.getMeta('chain') ?? '';
-  const storedHead = stored.head();
+  // Read without parsing the header: a damaged head header must be reported as a mismatch, not thrown.
+  const headRow = stored.db.prepare('SELECT MAX(height) AS height FROM blocks').get() as { height: number | null };
+  const storedHead = headRow.height === null ? undefined : { height: headRow.height };
   let blocks = 0;
   let txCount = 0;
   try {
@@ -61,9 +63,9 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
     if (!genesisText) throw new Mismatch(0, 'the store holds no genesis document');
     const executor = new BlockExecutor(replay, options.personality, chain);
 
-    const block0 = stored.getBlock(0);
+    const block0 = readBlock(stored, 0);
     if (!block0) throw new Mismatch(0, 'block 0 is missing');
-    const genesis = executor.executeGenesis(JSON.parse(genesisText), safeParse<BlockHeader>(block0.headerText, 0).time);
+    const genesis = executor.executeGenesis(safeParse(genesisText, 0), safeParse<BlockHeader>(block0.headerText, 0).time);
     compareBlock(0, genesis.hash, genesis.header, block0);
     replay.commitBlock(genesis);
     blocks++;
@@ -126,6 +128,14 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
     if (stored.db.inTransaction) stored.db.exec('COMMIT');
     stored.close();
     replay.close();
+  }
+}
+
+function readBlock(store: SqliteStore, height: number): ReturnType<SqliteStore['getBlock']> {
+  try {
+    return store.getBlock(height);
+  } catch {
+    throw new Mismatch(height, 'stored block header is not valid JSON');
   }
 }
 
@@ -204,7 +214,8 @@ function compareTables(stored: SqliteStore, replay: SqliteStore): void {
       if (!rowA || !rowB || columns.some((c) => rowA[c] !== rowB[c])) {
         a.return?.();
         b.return?.();
-        throw new Mismatch(heightOfDifference(stored, replay, rowA, rowB), `${table} row differs from replay (key ${String((rowA ?? rowB)!['key'])})`);
+        const { height, key } = locateDifference(table, stored, replay, rowA, rowB);
+        throw new Mismatch(height, `${table} row differs from replay (key ${key})`);
       }
     }
   }
@@ -239,23 +250,50 @@ function checkSqliteIntegrity(stored: SqliteStore): void {
   if (problems.length > 0) throw new Mismatch(-1, `SQLite integrity check: ${problems.slice(0, 3).join('; ')}`);
 }
 
-function heightOfDifference(
+const PRIMARY_KEYS = { state: ['key'], history: ['key', 'height', 'idx'], idx: ['name', 'term', 'key'] } as const;
+
+/** The row of `table` with the primary key of `row`, or undefined. */
+function rowByKey(store: SqliteStore, table: 'state' | 'history' | 'idx', row: Record<string, unknown>): Record<string, unknown> | undefined {
+  const cols = PRIMARY_KEYS[table];
+  return store.db.prepare(`SELECT * FROM ${table} WHERE ${cols.map((c) => `${c} = ?`).join(' AND ')}`).get(...cols.map((c) => row[c])) as
+    | Record<string, unknown>
+    | undefined;
+}
+
+/**
+ * Names the height at which a derived-table difference arose. The two tables are walked in primary-key order, so
+ * when one side lacks a row, the other side's current row belongs to a *neighbouring* key, and blaming it would
+ * name an unrelated height. Instead each side's row is looked up in the other table: a replayed row that the store
+ * lacks or holds differently is dated by replay (trusted); a stored row that replay lacks entirely is dated by its
+ * own claim (its height column, or for an index row the version of its key).
+ */
+function locateDifference(
+  table: 'state' | 'history' | 'idx',
   stored: SqliteStore,
   replay: SqliteStore,
   a: Record<string, unknown> | undefined,
   b: Record<string, unknown> | undefined,
-): number {
-  const heights: number[] = [];
-  for (const row of [a, b]) {
-    if (!row) continue;
-    if (typeof row['height'] === 'number') heights.push(row['height']);
+): { height: number; key: string } {
+  const columns = TABLE_COLUMNS[table];
+  const same = (x: Record<string, unknown> | undefined, y: Record<string, unknown>) => x !== undefined && columns.every((c) => x[c] === y[c]);
+  const heightOf = (row: Record<string, unknown>, source: SqliteStore): number | undefined => {
+    if (typeof row['height'] === 'number') return row['height'];
     const key = row['key'];
-    if (typeof key === 'string') {
-      const v = replay.getVersioned(key) ?? stored.getVersioned(key);
-      if (v) heights.push(v.height);
-      const hist = replay.history(key, 1)[0];
-      if (hist) heights.push(hist.height);
+    if (typeof key !== 'string') return undefined;
+    return source.getVersioned(key)?.height ?? source.history(key, 1)[0]?.height;
+  };
+  const found: Array<{ height: number; key: string }> = [];
+  if (b && !same(rowByKey(stored, table, b), b)) {
+    const h = heightOf(b, replay);
+    if (h !== undefined) found.push({ height: h, key: String(b['key']) });
+  }
+  if (a) {
+    const replayed = rowByKey(replay, table, a);
+    if (!same(replayed, a)) {
+      const h = replayed ? heightOf(replayed, replay) : (heightOf(a, stored) ?? heightOf(a, replay));
+      if (h !== undefined) found.push({ height: h, key: String(a['key']) });
     }
   }
-  return heights.length > 0 ? Math.min(...heights) : 0;
+  if (found.length === 0) return { height: 0, key: String((a ?? b)?.['key']) };
+  return found.reduce((x, y) => (y.height < x.height ? y : x));
 }

@@ -41,6 +41,10 @@ function tally(ctx: TxContext, proposal: Proposal): Proposal {
   const passes = (n: number) => n * denominator >= numerator * eligible.length;
   if (passes(yes)) {
     if (proposal.action === 'admit') {
+      // Another proposal may have admitted the same id since this one opened: never overwrite a member's record.
+      if (ctx.state.get(keys.institution(proposal.institution))) {
+        throw new ContractError(ContractCodes.ALREADY_EXISTS, `institution ${proposal.institution} already exists`);
+      }
       writeInstitution(ctx.state, proposal.candidate!, ctx.block.time);
     } else {
       const inst = requireInstitution(ctx.state, proposal.institution);
