@@ -123,9 +123,10 @@ export class BlockExecutor {
     proposal.txs.forEach((tx, index) => {
       const duplicate = seen.has(tx.id) || (!knownAbsent(tx.id) && this.store.hasTx(tx.id));
       const result = this.executeTx(tx, index, ph.height, ph.time, blockState, duplicate, signatureOk[index] === true, writes);
-      seen.add(tx.id);
+      // Only a correctly signed tx occupies its id (see StoredTx.sigOk).
+      if (signatureOk[index] === true) seen.add(tx.id);
       results.push(result);
-      txs.push({ height: ph.height, index, id: tx.id, body: tx.storedBytes.toString('utf8'), result: canonicalJson(result) });
+      txs.push({ height: ph.height, index, id: tx.id, body: tx.storedBytes.toString('utf8'), result: canonicalJson(result), sigOk: signatureOk[index] === true });
     });
 
     const writesHash = hashWrites(writes);

@@ -15,6 +15,11 @@ export interface StoredTx {
   body: string;
   /** Canonical JSON of the execution result. */
   result: string;
+  /**
+   * Whether the signature verified. Only such txs occupy their id: the id does not cover the signature, so a
+   * forged copy must not be able to burn the genuine tx's id (it is recorded, as TX_BAD_SIGNATURE, and ignored).
+   */
+  sigOk: boolean;
 }
 
 /** One state write of a tx: the value after the tx, or null for a deletion. */
@@ -44,7 +49,7 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT RO
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, header TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (
   height INTEGER NOT NULL, idx INTEGER NOT NULL, id BLOB NOT NULL, body TEXT NOT NULL, result TEXT NOT NULL,
-  PRIMARY KEY (height, idx)) WITHOUT ROWID;
+  sig_ok INTEGER NOT NULL, PRIMARY KEY (height, idx)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_id ON txs(id);
 CREATE TABLE IF NOT EXISTS state (
   key TEXT PRIMARY KEY, value TEXT NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;
@@ -103,13 +108,13 @@ export class SqliteStore implements StateReader {
         'SELECT height, hash, header FROM blocks WHERE height = ?',
       ),
       insertBlock: db.prepare('INSERT INTO blocks (height, hash, header) VALUES (?, ?, ?)'),
-      insertTx: db.prepare('INSERT INTO txs (height, idx, id, body, result) VALUES (?, ?, ?, ?, ?)'),
-      txById: db.prepare<[Buffer], { height: number; idx: number; id: Buffer; body: string; result: string }>(
-        'SELECT height, idx, id, body, result FROM txs WHERE id = ? ORDER BY height, idx LIMIT 1',
+      insertTx: db.prepare('INSERT INTO txs (height, idx, id, body, result, sig_ok) VALUES (?, ?, ?, ?, ?, ?)'),
+      txById: db.prepare<[Buffer], TxRow>(
+        'SELECT height, idx, id, body, result, sig_ok FROM txs WHERE id = ? ORDER BY sig_ok DESC, height, idx LIMIT 1',
       ),
-      hasTx: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM txs WHERE id = ? LIMIT 1'),
-      txsOfBlock: db.prepare<[number], { height: number; idx: number; id: Buffer; body: string; result: string }>(
-        'SELECT height, idx, id, body, result FROM txs WHERE height = ? ORDER BY idx',
+      hasTx: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM txs WHERE id = ? AND sig_ok = 1 LIMIT 1'),
+      txsOfBlock: db.prepare<[number], TxRow>(
+        'SELECT height, idx, id, body, result, sig_ok FROM txs WHERE height = ? ORDER BY idx',
       ),
       getState: db.prepare<[string], { value: string }>('SELECT value FROM state WHERE key = ?'),
       getStateVersioned: db.prepare<[string], { value: string; height: number; idx: number }>(
@@ -215,7 +220,7 @@ export class SqliteStore implements StateReader {
     this.db.transaction(() => {
       this.stmts.insertBlock.run(header.height, commit.hash, JSON.stringify(header));
       for (const tx of commit.txs) {
-        this.stmts.insertTx.run(header.height, tx.index, Buffer.from(tx.id, 'hex'), tx.body, tx.result);
+        this.stmts.insertTx.run(header.height, tx.index, Buffer.from(tx.id, 'hex'), tx.body, tx.result, tx.sigOk ? 1 : 0);
       }
       const finalWrites = new Map<string, StateWrite>();
       for (const w of commit.writes) {
@@ -264,6 +269,8 @@ export class SqliteStore implements StateReader {
   }
 }
 
-function toStoredTx(row: { height: number; idx: number; id: Buffer; body: string; result: string }): StoredTx {
-  return { height: row.height, index: row.idx, id: row.id.toString('hex'), body: row.body, result: row.result };
+type TxRow = { height: number; idx: number; id: Buffer; body: string; result: string; sig_ok: number };
+
+function toStoredTx(row: TxRow): StoredTx {
+  return { height: row.height, index: row.idx, id: row.id.toString('hex'), body: row.body, result: row.result, sigOk: row.sig_ok === 1 };
 }

@@ -1,4 +1,4 @@
-import type { BlockHeader, BlockProposal, ProposalHeader } from './block.js';
+import { verifyCheckpoint, type BlockHeader, type BlockProposal, type Checkpoint, type ProposalHeader } from './block.js';
 import { CodedError } from './errors.js';
 import { BlockExecutor, type Personality } from './executor.js';
 import type { SignatureVerifier } from './signature-pool.js';
@@ -92,6 +92,7 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
       const executed = executor.execute(proposal, head, signatures);
       executed.txs.forEach((tx, i) => {
         if (tx.result !== rows[i]!.result) throw new Mismatch(height, `stored result of tx ${i} differs from replay`);
+        if (tx.sigOk !== rows[i]!.sigOk) throw new Mismatch(height, `stored signature flag of tx ${i} differs from replay`);
       });
       compareBlock(height, executed.hash, executed.header, block);
       // The replay store needs tx ids (duplicate checks), not their bodies: already compared above.
@@ -110,6 +111,7 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
       throw new Mismatch(-1, `cannot read world state: ${(err as Error).message}`);
     }
     checkTxIdIndex(stored);
+    checkCheckpoints(stored);
     checkSqliteIntegrity(stored);
     return { ok: true, chain, headHeight: storedHead.height, blocks, txs: txCount, durationMs: performance.now() - started };
   } catch (err) {
@@ -153,7 +155,7 @@ function compareBlock(height: number, hash: string, header: BlockHeader, stored:
 }
 
 interface LoadedBlock {
-  parsed: { block: { hash: string; headerText: string }; proposal: BlockProposal; stored: Array<{ result: string }> };
+  parsed: { block: { hash: string; headerText: string }; proposal: BlockProposal; stored: Array<{ result: string; sigOk: boolean }> };
   signatures: Promise<boolean[]>;
 }
 
@@ -241,6 +243,28 @@ function checkTxIdIndex(stored: SqliteStore): void {
   }
   const indexed = stored.db.prepare('SELECT COUNT(*) AS c FROM txs INDEXED BY txs_by_id WHERE id IS NOT NULL').get() as { c: number };
   if (indexed.c !== count) throw new Mismatch(-1, `the tx id index holds ${indexed.c} entries for ${count} txs`);
+}
+
+/** Every stored checkpoint must be correctly signed and state exactly what the chain holds at its height. */
+function checkCheckpoints(stored: SqliteStore): void {
+  const rows = stored.db.prepare('SELECT height, body FROM checkpoints ORDER BY height').all() as Array<{ height: number; body: string }>;
+  for (const row of rows) {
+    let c: Checkpoint;
+    try {
+      c = JSON.parse(row.body) as Checkpoint;
+    } catch {
+      throw new Mismatch(row.height, 'stored checkpoint is not valid JSON');
+    }
+    const block = stored.getBlock(row.height);
+    const ok =
+      c.height === row.height &&
+      verifyCheckpoint(c) &&
+      block !== undefined &&
+      c.chain === block.header.chain &&
+      c.blockHash === block.hash &&
+      c.stateHash === block.header.stateHash;
+    if (!ok) throw new Mismatch(row.height, 'stored checkpoint does not match the chain or its signature');
+  }
 }
 
 /** SQLite's own structural check: catches damage outside any row (free pages, b-tree structure). */

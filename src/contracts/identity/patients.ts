@@ -77,8 +77,13 @@ export const registerDevice = method({
   run(ctx, input) {
     const institution = staffInstitution(ctx);
     if (ctx.state.get(keys.device(input.deviceId))) throw new ContractError(ContractCodes.ALREADY_EXISTS, `device ${input.deviceId} exists`);
-    if (input.patientId && !ctx.state.get(keys.patient(input.patientId))) {
-      throw new ContractError(ContractCodes.NOT_FOUND, `no patient ${input.patientId}`);
+    if (input.patientId) {
+      const patient = ctx.state.get<Patient>(keys.patient(input.patientId));
+      if (!patient) throw new ContractError(ContractCodes.NOT_FOUND, `no patient ${input.patientId}`);
+      // As for patient keys: an institution binds devices only to its own registered patients.
+      if (!patient.registrations.some((r) => r.institution === institution)) {
+        throw new ContractError(ContractCodes.FORBIDDEN, `patient is not registered at ${institution}`);
+      }
     }
     registerKey(ctx.state, { did: input.key, kind: 'device', subject: input.deviceId, institution, status: 'active', since: ctx.block.time });
     const device: Device = {
