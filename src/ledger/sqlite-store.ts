@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { CodedError } from './errors.js';
 import type { BlockHeader, Checkpoint } from './block.js';
 import { clampLimit, type IndexSpec, type RangeOptions, type StateEntry, type StateReader } from './state.js';
 
@@ -43,6 +44,9 @@ export interface Head {
   stateHash: string;
   time: number;
 }
+
+/** Bumped whenever the tables change; a database of another version is refused rather than misread. */
+const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
@@ -93,8 +97,8 @@ export class SqliteStore implements StateReader {
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
-      this.db.exec(SCHEMA);
     }
+    this.checkSchemaVersion(options.readonly ?? false);
     this.db.pragma('cache_size = -65536');
     this.indexes = new Map(options.indexes.map((s) => [s.name, s]));
     const db = this.db;
@@ -144,6 +148,25 @@ export class SqliteStore implements StateReader {
         'SELECT body FROM checkpoints WHERE height <= ? ORDER BY height DESC LIMIT ?',
       ),
     };
+  }
+
+  /** Creates the schema in a new database; refuses one written by an incompatible version with a clear error. */
+  private checkSchemaVersion(readonly: boolean): void {
+    const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    const version = hasMeta ? (this.db.prepare("SELECT v FROM meta WHERE k = 'schemaVersion'").get() as { v: string } | undefined)?.v : undefined;
+    const isEmpty = !hasMeta || this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blocks'").get() === undefined;
+    if (isEmpty && !readonly) {
+      this.db.exec(SCHEMA);
+      this.db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES ('schemaVersion', ?)").run(String(SCHEMA_VERSION));
+      return;
+    }
+    if (version !== String(SCHEMA_VERSION)) {
+      this.db.close();
+      throw new CodedError(
+        'STORE_INCOMPATIBLE',
+        `the ledger database has schema version ${version ?? 'none'}, this MedChain needs ${SCHEMA_VERSION}; re-create the data directory (medchain init)`,
+      );
+    }
   }
 
   close(): void {
