@@ -62,3 +62,15 @@ describe('devices', () => {
     }
   });
 });
+
+describe('the store schema version', () => {
+  it('refuses a database written by an incompatible version, with a clear code', async () => {
+    const { node, dir, cleanup } = await openTestNode();
+    await node.close();
+    const db = new Database(join(dir, 'ledger.db'));
+    db.prepare("UPDATE meta SET v = '0' WHERE k = 'schemaVersion'").run();
+    db.close();
+    await expect(openTestNode({ dataDir: dir })).rejects.toMatchObject({ code: 'STORE_INCOMPATIBLE' });
+    await cleanup();
+  });
+});
