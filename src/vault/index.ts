@@ -9,3 +9,4 @@ export {
   decryptBuffer,
   DEFAULT_CHUNK_SIZE,
 } from './stream-cipher.js';
+export { VaultStore, type VaultRecord, type KeyHolder } from './vault-store.js';

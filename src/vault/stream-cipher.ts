@@ -68,12 +68,16 @@ export class EncryptStream extends Transform {
   plaintextBytes = 0;
   ciphertextBytes = 0;
 
+  private readonly key: Buffer;
+
   constructor(
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     private readonly chunkSize = DEFAULT_CHUNK_SIZE,
   ) {
     super();
     checkKey(key);
+    // Own copy: callers may zero their key as soon as the stream exists.
+    this.key = Buffer.from(key);
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 2 ** 24) throw new RangeError('chunk size must be 1 B to 16 MiB');
     this.prefix = randomBytes(7);
     this.header = Buffer.concat([MAGIC, Buffer.alloc(4), this.prefix, Buffer.alloc(1)]);
@@ -110,6 +114,7 @@ export class EncryptStream extends Transform {
     try {
       this.sealChunk(this.queue.take(this.queue.length), true);
       this.digest = this.hash.digest('hex');
+      this.key.fill(0);
       done();
     } catch (err) {
       done(err as Error);
@@ -131,9 +136,12 @@ export class DecryptStream extends Transform {
   private chunkSize = 0;
   private index = 0;
 
-  constructor(private readonly key: Uint8Array) {
+  private readonly key: Buffer;
+
+  constructor(key: Uint8Array) {
     super();
     checkKey(key);
+    this.key = Buffer.from(key);
   }
 
   private open(sealed: Buffer, last: boolean): Buffer {
@@ -176,6 +184,7 @@ export class DecryptStream extends Transform {
       if (!this.header) throw new IntegrityError('encrypted stream is truncated (no header)');
       if (this.queue.length < TAG_BYTES) throw new IntegrityError('encrypted stream is truncated');
       this.push(this.open(this.queue.take(this.queue.length), true));
+      this.key.fill(0);
       done();
     } catch (err) {
       done(err as Error);
