@@ -1,5 +1,7 @@
 import { ContractRuntime, type ContractDef } from './runtime.js';
 import { identityContract, isProposer, resolveSigner } from './identity/index.js';
+import { consentContract } from './consent/index.js';
+import { accessContract } from './access/index.js';
 
 export { ContractError, ContractCodes, type ContractCode } from './errors.js';
 export {
@@ -17,9 +19,11 @@ export {
   type ContractEvent,
 } from './runtime.js';
 export * as identity from './identity/index.js';
+export * as consent from './consent/index.js';
+export * as access from './access/index.js';
 
 /** Every contract of the platform, in a fixed order (genesis sections are applied in this order). */
-export const ALL_CONTRACTS: readonly ContractDef[] = [identityContract];
+export const ALL_CONTRACTS: readonly ContractDef[] = [identityContract, consentContract, accessContract];
 
 export function createContractRuntime(contracts: readonly ContractDef[] = ALL_CONTRACTS): ContractRuntime {
   return new ContractRuntime({ contracts, resolveSigner, isProposer });

@@ -14,7 +14,8 @@ import { ContractCodes, ContractError } from './errors.js';
 /** The acting identity, resolved from the identity contract's key registry. */
 export interface Signer {
   did: string;
-  kind: 'admin' | 'staff' | 'node' | 'patient' | 'device';
+  /** `proxy`: a guardian or proxy who is not themselves a patient or staff member; can act only for the patients who named them. */
+  kind: 'admin' | 'staff' | 'node' | 'patient' | 'device' | 'proxy';
   /** Staff id, patient id, device id, or institution id (for admin and node keys). */
   subject: string;
   institution?: string;

@@ -145,6 +145,8 @@ export function demoGenesis(): Genesis {
     time: DEMO_GENESIS_TIME,
     governance: { admissionThreshold: { numerator: 2, denominator: 3 } },
     limits: { maxTxBytes: 64 * 1024, maxValidityMs: 24 * 60 * 60 * 1000 },
+    // Without a consent, the custodian's own doctors and nurses may read for treatment (and emergencies).
+    policies: { consent: { custodianStaff: { roles: ['doctor', 'nurse'], purposes: ['TREAT', 'ETREAT'] } } },
     institutions: DEMO_INSTITUTIONS.map((i) => ({
       id: i.id,
       name: i.name,

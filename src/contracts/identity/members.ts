@@ -79,6 +79,8 @@ export const rotateKey = method({
   input: Type.Object({ newKey: DidKey }, { additionalProperties: false }),
   run(ctx, { newKey }) {
     const old = ctx.state.get<KeyRecord>(keys.key(ctx.signer.did))!;
+    // Guardian records name the proxy's key; a new key is named by registering the guardian again.
+    if (old.kind === 'proxy') throw new ContractError(ContractCodes.FORBIDDEN, 'a guardian key is replaced by registering the guardian again, not rotated');
     registerKey(ctx.state, { ...old, did: newKey, status: 'active', since: ctx.block.time, revokedAt: undefined, replacedBy: undefined });
     revokeKeyRecord(ctx, old.did, newKey);
     if (old.kind === 'staff') {
