@@ -13,13 +13,25 @@ const STATUS_BY_CODE: Record<string, number> = {
   TX_MALFORMED: 400,
   TX_WRONG_CHAIN: 400,
   TX_VALIDITY_TOO_LONG: 400,
+  INVALID_FHIR: 400,
+  UNSUPPORTED_RESOURCE: 400,
+  PATIENT_REFERENCE_REQUIRED: 400,
+  TOO_MANY_RECORDS: 400,
   // Who signed it is not acceptable.
   TX_BAD_SIGNATURE: 401,
   UNKNOWN_SIGNER: 401,
   SIGNER_REVOKED: 401,
+  UNAUTHENTICATED: 401,
+  BAD_USER_REQUEST: 401,
   // Known signer, not allowed.
   FORBIDDEN: 403,
   INSTITUTION_INACTIVE: 403,
+  NOT_CUSTODIAN: 403,
+  ACCESS_DENIED: 403,
+  // Erased (crypto-shredded): only the tombstone remains.
+  GONE: 410,
+  // This node does not hold that institution's vault or key.
+  NOT_HOSTED: 421,
   // Not there.
   NOT_FOUND: 404,
   UNKNOWN_CONTRACT: 404,
@@ -30,6 +42,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   KEY_IN_USE: 409,
   ALREADY_VOTED: 409,
   PROPOSAL_CLOSED: 409,
+  VERSION_CONFLICT: 409,
   // Well-formed but outside its validity window.
   TX_EXPIRED: 422,
   TX_NOT_YET_VALID: 422,
@@ -42,6 +55,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   NODE_STOPPED: 503,
   COMMIT_TIMEOUT: 504,
   CONTRACT_FAILED: 500,
+  // Stored ciphertext or a copy's fields do not match the ledger: reported, never served.
+  INTEGRITY_ERROR: 500,
+  CONFIG_INVALID: 500,
   INTERNAL: 500,
 };
 

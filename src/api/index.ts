@@ -7,6 +7,8 @@ import { blockRoutes } from './routes/blocks.js';
 import { opsRoutes } from './routes/ops.js';
 import { queryRoutes } from './routes/query.js';
 import { txRoutes } from './routes/txs.js';
+import { fhirRoutes } from './routes/fhir.js';
+import { recordRoutes } from './routes/records.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -45,6 +47,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
         { name: 'blocks', description: 'Blocks, head and signed checkpoints' },
         { name: 'contracts', description: 'Read-only queries and the contract catalogue' },
         { name: 'operations', description: 'Status, health and metrics' },
+        { name: 'fhir', description: 'FHIR R4 facade: records, consent-checked and logged reads, search, $everything, erasure, AuditEvent and Consent' },
+        { name: 'records', description: 'Record proofs and patients\' correction and erasure requests' },
       ],
     },
   });
@@ -54,6 +58,11 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
   blockRoutes(app, node);
   queryRoutes(app, node);
   opsRoutes(app, node);
+  // Signed-request routes parse bodies themselves (they hash the raw bytes), so they live in their own scope.
+  await app.register(async (scope) => {
+    fhirRoutes(scope, node, node.records);
+    recordRoutes(scope, node.records);
+  });
   await app.ready();
   return app;
 }

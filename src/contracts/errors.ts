@@ -22,6 +22,14 @@ export const ContractCodes = {
   ALREADY_VOTED: 'ALREADY_VOTED',
   PROPOSAL_CLOSED: 'PROPOSAL_CLOSED',
   INVALID_STATE_KEY: 'INVALID_STATE_KEY',
+  /** A user request relayed by a node failed its signature, freshness or replay check. */
+  BAD_USER_REQUEST: 'BAD_USER_REQUEST',
+  /** A record change by an institution that does not hold the record. */
+  NOT_CUSTODIAN: 'NOT_CUSTODIAN',
+  /** The record was erased (crypto-shredded); only its tombstone remains. */
+  GONE: 'GONE',
+  /** An update based on a version that is no longer the current one. */
+  VERSION_CONFLICT: 'VERSION_CONFLICT',
 } as const;
 
 export type ContractCode = (typeof ContractCodes)[keyof typeof ContractCodes];

@@ -1,4 +1,5 @@
 import type { Genesis, InstitutionType, StaffRole } from '../contracts/identity/index.js';
+import { didKeyFromPublicKey } from '../crypto/index.js';
 import { demoIdentity } from './keys.js';
 
 /**
@@ -154,7 +155,14 @@ export function demoGenesis(): Genesis {
       endpoint: `http://127.0.0.1:${i.port}`,
       nodeKey: demoIdentity(demoHandle.node(i.id)).did,
       admins: [demoIdentity(demoHandle.admin(i.id)).did],
+      // The vault key is the node key's X25519 half, so the node that holds an institution's records can open them.
+      encryptionKey: didKeyFromPublicKey(demoIdentity(demoHandle.node(i.id)).agreement.publicKey, 'X25519'),
       location: i.location,
     })),
   };
+}
+
+/** The embedded demo node holds every demo institution's vault, so one process shows the whole consortium. */
+export function demoHostedInstitutions(): Array<{ id: string; identity: ReturnType<typeof demoIdentity> }> {
+  return DEMO_INSTITUTIONS.map((i) => ({ id: i.id, identity: demoIdentity(demoHandle.node(i.id)) }));
 }

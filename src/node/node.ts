@@ -18,6 +18,8 @@ import {
   type TxLimits,
 } from '../ledger/index.js';
 import { createMetrics } from './metrics.js';
+import { RecordService } from '../records/service.js';
+import { VaultStore } from '../vault/index.js';
 
 export interface NodeConfig {
   /** Directory holding this node's ledger database. */
@@ -35,6 +37,11 @@ export interface NodeConfig {
   synchronous?: 'full' | 'normal';
   logger?: Logger;
   now?: () => number;
+  /**
+   * Institutions whose vaults this node holds, with their node identities (the X25519 half opens the vault).
+   * Defaults to its own institution; the embedded demo hosts every demo institution.
+   */
+  hostedInstitutions?: Array<{ id: string; identity: Identity }>;
 }
 
 export interface NodeStatus {
@@ -57,6 +64,8 @@ export interface MedchainNode {
   readonly metrics: Registry;
   readonly logger: Logger;
   readonly limits: TxLimits;
+  /** The record repository: every record read and write goes through it. */
+  readonly records: RecordService;
   submit(signedTx: unknown): Promise<Receipt>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
@@ -127,9 +136,15 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const startedAt = Date.now();
   let closed = false;
 
-  return {
+  const hostedSpec = config.hostedInstitutions ?? [{ id: config.institution, identity: config.identity }];
+  const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
+  let records!: RecordService;
+  const node: MedchainNode = {
     config,
     ledger,
+    get records() {
+      return records;
+    },
     runtime,
     metrics: registry,
     logger,
@@ -163,6 +178,11 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
       closed = true;
       await ledger.close();
       await verifier.close();
+      for (const v of vaults) v.vault.close();
     },
   };
+  records = new RecordService(node, vaults);
+  const shredded = records.reconcileErasures();
+  if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
+  return node;
 }

@@ -190,6 +190,23 @@ export class VaultStore {
     return this.get(id)!;
   }
 
+  /**
+   * Removes an object that was never anchored on the ledger (its register tx was refused), leaving no tombstone:
+   * as far as the consortium knows it never existed.
+   */
+  discard(id: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM wraps WHERE record_id = ?').run(id);
+      this.db.prepare('DELETE FROM records WHERE id = ?').run(id);
+    })();
+    rmSync(this.path(id), { force: true });
+  }
+
+  /** Ids of objects whose ciphertext is still held (for reconciling with tombstones on the ledger). */
+  liveIds(): string[] {
+    return (this.db.prepare('SELECT id FROM records WHERE erased_at IS NULL ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
+  }
+
   hasCiphertext(id: string): boolean {
     return existsSync(this.path(id));
   }

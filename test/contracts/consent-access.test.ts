@@ -16,14 +16,28 @@ let drLi: Actor; // Baishi doctor: another institution than the custodian
 let drWang: Actor; // county hospital doctor with the emergency role
 let pharmacist: Actor;
 
-const record = { id: 'obs-2026-001', resourceType: 'Observation', category: 'laboratory', date: '2026-05-20', custodian: LEAD };
+const RECORD = 'obs-2026-001';
+const recordMeta = {
+  id: RECORD,
+  patientId: PID,
+  resourceType: 'Observation',
+  category: 'laboratory',
+  codes: [{ system: 'http://loinc.org', code: '4548-4' }],
+  date: '2026-05-20',
+  ciphertextSha256: 'a'.repeat(64),
+  fieldRoot: 'b'.repeat(64),
+  bytes: 1200,
+};
 
 async function ok(actor: Actor, contract: string, method: string, args: unknown): Promise<Record<string, unknown>> {
   const r: Receipt = await node.submit(actor.tx(contract, method, args));
   expect(r.result, JSON.stringify(r.result)).toMatchObject({ status: 'ok' });
   return (r.result as { result: Record<string, unknown> }).result;
 }
-const read = (actor: Actor, extra: Record<string, unknown> = {}) => ok(actor, 'access', 'request', { patientId: PID, record, purpose: 'TREAT', ...extra });
+async function read(actor: Actor, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const { decisions } = await ok(actor, 'access', 'request', { patientId: PID, recordIds: [RECORD], purpose: 'TREAT', ...extra });
+  return (decisions as Array<Record<string, unknown>>)[0]!;
+}
 
 beforeEach(async () => {
   ({ node, cleanup } = await openTestNode());
@@ -37,6 +51,7 @@ beforeEach(async () => {
   await ok(admin(LEAD), 'identity', 'enrolStaff', { staffId: 'ph-1', name: 'p', roles: ['pharmacist'], key: pharmacist.did });
   await ok(admin(BAISHI), 'identity', 'enrolStaff', { staffId: 'dr-li', name: 'l', roles: ['doctor'], key: drLi.did });
   await ok(registrar, 'identity', 'registerPatient', { patientId: PID, patientKey: patient.did });
+  await ok(drWang, 'records', 'register', { record: recordMeta });
 });
 afterEach(async () => cleanup());
 
@@ -95,7 +110,7 @@ describe('consents and the access log', () => {
     expect(await read(drWang, emergency)).toMatchObject({ decision: 'permit', reason: 'break-the-glass emergency access' });
     expect(await read(drLi, emergency)).toMatchObject({ decision: 'deny' });
     expect(await read(drWang, { ...emergency, purpose: 'TREAT' })).toMatchObject({ decision: 'deny' });
-    await expect(node.submit(drWang.tx('access', 'request', { patientId: PID, record, purpose: 'ETREAT', emergency: { reason: 'x' } }))).rejects.toMatchObject({ code: 'INVALID_ARGS' });
+    await expect(node.submit(drWang.tx('access', 'request', { patientId: PID, recordIds: [RECORD], purpose: 'ETREAT', emergency: { reason: 'x' } }))).rejects.toMatchObject({ code: 'INVALID_ARGS' });
     const flagged = node.query('access', 'emergencies', {}) as Array<{ requester: string; decision: string; reason: string }>;
     expect(flagged).toHaveLength(3);
     expect(flagged.filter((e) => e.decision === 'permit').map((e) => e.requester)).toEqual([drWang.did]);

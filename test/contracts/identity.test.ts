@@ -458,7 +458,9 @@ describe('privacy', () => {
     const { text, tables } = allTableText(join(dataDir, 'ledger.db'));
     expect(tables).toEqual(expect.arrayContaining(['blocks', 'txs', 'state', 'history', 'idx', 'meta', 'checkpoints']));
     // Raw bytes of every file of the data dir too (free pages, WAL), as UTF-8 and as UTF-16 text.
-    const raw = readdirSync(dataDir).map((f) => readFileSync(join(dataDir, f)));
+    const raw = readdirSync(dataDir, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => readFileSync(join(d.parentPath, d.name)));
     expect(people.length).toBeGreaterThanOrEqual(50);
     let checked = 0;
     for (const p of people) {

@@ -104,6 +104,11 @@ export const consentContract: ContractDef = {
       input: Type.Object({ patientId: PatientId }, { additionalProperties: false }),
       run: (ctx, { patientId }) => consentsOf(ctx.state, patientId),
     }),
+    guardiansOf: query({
+      description: "A patient's registered guardians and proxies.",
+      input: Type.Object({ patientId: PatientId }, { additionalProperties: false }),
+      run: (ctx, { patientId }) => ctx.state.range<Guardian>(`guardian/${patientId}/`, { limit: 1000 }).map((e) => e.value),
+    }),
     asFhir: query({
       description: "A patient's consents as FHIR R4 Consent resources.",
       input: Type.Object({ patientId: PatientId }, { additionalProperties: false }),

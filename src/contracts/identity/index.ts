@@ -3,7 +3,7 @@ import { ContractCodes, ContractError } from '../errors.js';
 import { query, type ContractDef } from '../runtime.js';
 import { applyIdentityGenesis } from './genesis.js';
 import { proposeAdmission, proposeRemoval, vote, type Proposal } from './governance.js';
-import { enrolStaff, revokeKey, revokeStaff, rotateKey, setStaffRoles } from './members.js';
+import { enrolStaff, revokeKey, revokeStaff, rotateKey, setEncryptionKey, setStaffRoles } from './members.js';
 import { DidKey, Id, keys, PatientId, type ConsortiumConfig, type Device, type Institution, type KeyRecord, type Patient, type Staff } from './model.js';
 import { bindPatientKey, registerDevice, registerPatient, revokeDevice } from './patients.js';
 
@@ -44,6 +44,7 @@ export const identityContract: ContractDef = {
     revokeStaff,
     rotateKey,
     revokeKey,
+    setEncryptionKey,
     registerPatient,
     bindPatientKey,
     registerDevice,

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { ContractCodes, ContractError } from '../errors.js';
 import { method, type TxContext } from '../runtime.js';
-import { DidKey, Id, keys, registerKey, requireInstitution, STAFF_ROLES, type Institution, type KeyRecord, type Staff } from './model.js';
+import { DidKey, EncryptionKey, Id, keys, registerKey, requireInstitution, STAFF_ROLES, type Institution, type KeyRecord, type Staff } from './model.js';
 
 /** Staff enrolment and key management. Admins act only within their own institution. */
 
@@ -122,5 +122,15 @@ export const revokeKey = method({
     revokeKeyRecord(ctx, did);
     ctx.emit('key.revoked', { did, kind: record.kind, subject: record.subject });
     return { revoked: did };
+  },
+});
+
+export const setEncryptionKey = method({
+  description: "The holder of a key publishes the X25519 key that records for them are wrapped to (their phone's or workstation's).",
+  input: Type.Object({ key: EncryptionKey }, { additionalProperties: false }),
+  run(ctx, { key }) {
+    const record = ctx.state.get<KeyRecord>(keys.key(ctx.signer.did))!;
+    ctx.state.put(keys.key(record.did), { ...record, encryptionKey: key });
+    return { did: record.did, encryptionKey: key };
   },
 });

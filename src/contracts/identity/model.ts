@@ -38,7 +38,9 @@ export const PATIENT_REGISTRAR_ROLES: readonly StaffRole[] = ['registrar', 'doct
 /** Roles that may register devices (monitors, wearables) at their institution. */
 export const DEVICE_REGISTRAR_ROLES: readonly StaffRole[] = ['admin', 'nurse', 'doctor', 'lab_technician'];
 
-export const DidKey = Type.String({ pattern: '^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$', description: 'Ed25519 did:key' });
+export const DidKey = Type.String({ pattern: '^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$', description: 'Ed25519 did:key (signing)' });
+/** An X25519 did:key: the key records are encrypted to (vault key wrapping). */
+export const EncryptionKey = Type.String({ pattern: '^did:key:z6LS[1-9A-HJ-NP-Za-km-z]{44}$', description: 'X25519 did:key (encryption)' });
 export const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$', description: 'lowercase id (letters, digits, dashes)' });
 /** Consortium-wide pseudonymous patient id: a keyed hash of the national id, computed off the ledger. */
 export const PatientId = Type.String({ pattern: '^P[A-Z2-7]{26}$', description: 'pseudonymous consortium patient id' });
@@ -52,6 +54,8 @@ export const InstitutionInput = Type.Object(
     endpoint: Endpoint,
     nodeKey: DidKey,
     admins: Type.Array(DidKey, { minItems: 1, maxItems: 10 }),
+    /** The institution's vault key: records it holds are wrapped to it. */
+    encryptionKey: Type.Optional(EncryptionKey),
     location: Type.Optional(Type.String({ maxLength: 200 })),
   },
   { additionalProperties: false },
@@ -65,6 +69,7 @@ export interface Institution {
   endpoint: string;
   nodeKey: string;
   admins: string[];
+  encryptionKey?: string;
   location?: string;
   status: 'active' | 'removed';
   since: number;
@@ -80,6 +85,8 @@ export interface KeyRecord {
   since: number;
   revokedAt?: number;
   replacedBy?: string;
+  /** X25519 did:key the holder receives records under (set by the holder). */
+  encryptionKey?: string;
 }
 
 export interface Staff {

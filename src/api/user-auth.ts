@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity } from '../crypto/index.js';
+import { userRequestMessage, USER_REQUEST_WINDOW_MS, type UserRequest } from '../contracts/delegation.js';
+import { CodedError } from '../ledger/index.js';
+
+/**
+ * Signed user requests. A client signs every call to the records API with its own Ed25519 key:
+ *
+ *   Authorization: MedChain did="did:key:…", ts="1767225600000", nonce="…", sig="…"
+ *
+ * over `medchain/http/v1\n METHOD\n URL\n ts\n nonce\n sha256(body)` (see contracts/delegation.ts). The node checks
+ * it here (to refuse early), and the contract checks it again when the node relays it, so the ledger records the
+ * user's own signature. Purpose of use and break-the-glass reasons travel in the URL, so they are signed too.
+ */
+
+const HEADER = /^MedChain\s+(.+)$/;
+
+export function bodyHash(body: Uint8Array | string | undefined): string {
+  return sha256Hex(body ?? '');
+}
+
+/** Builds the Authorization header for a request (clients: CLI, tests, demo web UI). */
+export function signUserRequest(identity: Identity, method: string, url: string, body?: Uint8Array | string, now = Date.now()): string {
+  const req = { did: identity.did, method: method as UserRequest['method'], url, ts: now, nonce: toBase64Url(randomBytes(18)), bodySha256: bodyHash(body) };
+  const sig = toBase64Url(new Ed25519Signer(identity.signing.seed).sign(Buffer.from(userRequestMessage(req))));
+  return `MedChain did="${req.did}", ts="${req.ts}", nonce="${req.nonce}", sig="${sig}"`;
+}
+
+/** Parses and checks the Authorization header of a request whose raw body hashed to `bodySha256`. */
+export function authenticate(request: FastifyRequest, bodySha256: string, now = Date.now()): UserRequest {
+  const header = request.headers.authorization;
+  const m = header ? HEADER.exec(header) : null;
+  if (!m) throw new CodedError('UNAUTHENTICATED', 'sign the request: Authorization: MedChain did="…", ts="…", nonce="…", sig="…"');
+  const params: Record<string, string> = {};
+  for (const part of m[1]!.split(',')) {
+    const kv = /^\s*([a-z]+)="([^"]*)"\s*$/.exec(part);
+    if (kv) params[kv[1]!] = kv[2]!;
+  }
+  const { did, ts, nonce, sig } = params;
+  if (!did || !ts || !nonce || !sig || !/^\d{1,16}$/.test(ts) || !/^[A-Za-z0-9_-]{16,64}$/.test(nonce) || !/^[A-Za-z0-9_-]{86}$/.test(sig)) {
+    throw new CodedError('UNAUTHENTICATED', 'the Authorization header lacks did, ts, nonce or sig');
+  }
+  const method = request.method.toUpperCase();
+  if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) throw new CodedError('UNAUTHENTICATED', `method ${method} cannot be signed`);
+  const user: UserRequest = { did, method: method as UserRequest['method'], url: request.url, ts: Number(ts), nonce, bodySha256, sig };
+  const key = ed25519KeyOfDid(did);
+  if (!key || !ed25519Verify(key, Buffer.from(userRequestMessage(user)), fromBase64Url(sig))) {
+    throw new CodedError('UNAUTHENTICATED', 'the request signature does not verify (did, method, URL, time, nonce and body are signed)');
+  }
+  // A little tighter than the contract's window, so a request accepted here is still fresh when its block commits.
+  if (Math.abs(user.ts - now) > USER_REQUEST_WINDOW_MS - 30_000) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
+  return user;
+}
