@@ -20,11 +20,16 @@ export function bodyHash(body: Uint8Array | string | undefined): string {
   return sha256Hex(body ?? '');
 }
 
+/** A signed user request, as a client makes it (also used in-process by the demo seeder and benchmarks). */
+export function makeUserRequest(identity: Identity, method: UserRequest['method'], url: string, body?: Uint8Array | string, now = Date.now()): UserRequest {
+  const req = { did: identity.did, method, url, ts: now, nonce: toBase64Url(randomBytes(18)), bodySha256: bodyHash(body) };
+  return { ...req, sig: toBase64Url(new Ed25519Signer(identity.signing.seed).sign(Buffer.from(userRequestMessage(req)))) };
+}
+
 /** Builds the Authorization header for a request (clients: CLI, tests, demo web UI). */
 export function signUserRequest(identity: Identity, method: string, url: string, body?: Uint8Array | string, now = Date.now()): string {
-  const req = { did: identity.did, method: method as UserRequest['method'], url, ts: now, nonce: toBase64Url(randomBytes(18)), bodySha256: bodyHash(body) };
-  const sig = toBase64Url(new Ed25519Signer(identity.signing.seed).sign(Buffer.from(userRequestMessage(req))));
-  return `MedChain did="${req.did}", ts="${req.ts}", nonce="${req.nonce}", sig="${sig}"`;
+  const r = makeUserRequest(identity, method as UserRequest['method'], url, body, now);
+  return `MedChain did="${r.did}", ts="${r.ts}", nonce="${r.nonce}", sig="${r.sig}"`;
 }
 
 /** Parses and checks the Authorization header of a request whose raw body hashed to `bodySha256`. */

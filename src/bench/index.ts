@@ -1,8 +1,9 @@
 import { runConsentBench } from './consent-bench.js';
 import { runLedgerBench } from './ledger-bench.js';
+import { runRecordsBench } from './records-bench.js';
 import { machineInfo, type Log } from './util.js';
 
-export const BENCH_SUITES = ['ledger', 'consent'] as const;
+export const BENCH_SUITES = ['ledger', 'consent', 'records'] as const;
 export type BenchSuite = (typeof BENCH_SUITES)[number] | 'all';
 
 /** Runs benchmark suites and returns one JSON-serializable object of measured figures. */
@@ -14,6 +15,7 @@ export async function runBench(suite: BenchSuite, options: { quick: boolean; log
     options.log(`== ${s}${options.quick ? ' (quick)' : ''}`);
     if (s === 'ledger') results[s] = await runLedgerBench(options);
     if (s === 'consent') results[s] = await runConsentBench(options);
+    if (s === 'records') results[s] = await runRecordsBench(options);
   }
   return { started, quick: options.quick, machine: machineInfo(), results };
 }

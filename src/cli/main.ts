@@ -5,6 +5,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerRemote } from './commands/remote.js';
 import { registerStart } from './commands/start.js';
 import { registerVerify } from './commands/verify.js';
+import { registerRecords } from './commands/records.js';
 
 /** The `medchain` command line. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerKeys(program);
   registerRemote(program);
+  registerRecords(program);
   registerBench(program);
   return program;
 }

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { Command } from 'commander';
 import { assertGenesis, type Genesis } from '../../contracts/identity/index.js';
 import { readKeyFile } from '../../crypto/index.js';
-import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoIdentity, seedDemo } from '../../demo/index.js';
+import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoHostedInstitutions, demoIdentity, seedDemo } from '../../demo/index.js';
 import { CodedError } from '../../ledger/index.js';
 import { createNode, DEFAULT_SETTINGS, readGenesis, writeDataDir, type NodeSettings } from '../../node/index.js';
 import { fail, print } from '../output.js';
@@ -27,6 +27,7 @@ export async function initDemo(dataDir: string, options: { port?: number; quiet?
     institution: lead.id,
     logger: pino({ level: 'warn' }),
     synchronous: 'normal',
+    hostedInstitutions: demoHostedInstitutions(),
   });
   const bars = new Map<string, ReturnType<typeof createProgress>>();
   try {

@@ -5,6 +5,7 @@ import { createNode, isInitialized, readGenesis, readNodeIdentity, readSettings 
 import { fail } from '../output.js';
 import { resolvePassphrase } from '../passphrase.js';
 import { initDemo } from './init.js';
+import { demoHostedInstitutions } from '../../demo/index.js';
 
 export interface StartOptions {
   data: string;
@@ -33,6 +34,8 @@ export async function startNode(opts: StartOptions): Promise<void> {
     sequencer: settings.sequencer,
     checkpointInterval: settings.checkpointInterval,
     logger,
+    // The embedded demo node holds every demo institution's vault; a real node holds only its own.
+    ...(settings.demo ? { hostedInstitutions: demoHostedInstitutions() } : {}),
   });
   const app = await buildApi(node, { logger: false });
   const host = opts.host ?? settings.host;
