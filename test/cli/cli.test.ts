@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,57 @@ afterAll(async () => {
 });
 
 describe('medchain CLI', () => {
+  it('fhir import (per-entry errors), get, export, consent grant/list and the access log', async () => {
+    const people = JSON.parse(readFileSync(join(data, 'demo', 'people.json'), 'utf8')) as Array<{ n: number; patientId: string; institutions: string[] }>;
+    const p = people.find((x) => x.institutions.includes('qingshan-county-hospital'))!;
+    const obs = {
+      resourceType: 'Observation',
+      id: 'cli-obs-1',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '2345-7' }] },
+      subject: { reference: `Patient/${p.patientId}` },
+      effectiveDateTime: '2026-06-01',
+      valueQuantity: { value: 6.1, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+    };
+    const cond = { resourceType: 'Condition', subject: { reference: `Patient/${p.patientId}` }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10' }] } };
+    const dir = join(root, 'fhir');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: obs }, { resource: { ...obs, id: 'cli-obs-2', valueQuantity: { value: 'x' } } }] }));
+    writeFileSync(join(dir, 'b.ndjson'), JSON.stringify(cond) + '\n');
+    const url = ['--url', node.url];
+    const dr = ['--as', 'dr-zhang-wei@qingshan-county-hospital'];
+    const imported = await runCli(['fhir', 'import', dir, ...dr, ...url]);
+    expect(imported.code, imported.stderr).toBe(1);
+    const summary = JSON.parse(imported.stdout) as { imported: number; failed: Array<{ source: string; code: string }> };
+    expect(summary.imported).toBe(2);
+    expect(summary.failed).toEqual([expect.objectContaining({ source: expect.stringContaining('a.json#1'), code: 'INVALID_FHIR' })]);
+    expect(imported.stderr).toContain('fhir import');
+
+    const li = ['--as', 'dr-li-qiang@baishi-health-centre'];
+    const denied = await runCli(['fhir', 'get', 'Observation/cli-obs-1', ...li, ...url]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('ACCESS_DENIED');
+    const asPatient = ['--as', `patient:${p.n}`];
+    const grant = await runCli(['consent', 'grant', ...asPatient, '--patient', p.patientId, '--to', 'institution:baishi-health-centre', '--purpose', 'TREAT', '--types', 'Observation', ...url]);
+    expect(grant.code, grant.stderr).toBe(0);
+    const got = await runCli(['fhir', 'get', 'Observation/cli-obs-1', ...li, ...url]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout).valueQuantity.value).toBe(6.1);
+    const consents = await runCli(['consent', 'list', ...asPatient, '--patient', p.patientId, ...url]);
+    expect(JSON.parse(consents.stdout).entry.some((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Consent')).toBe(true);
+    const out = join(root, 'export.json');
+    const exported = await runCli(['fhir', 'export', ...asPatient, '--patient', p.patientId, '--out', out, ...url]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const bundle = JSON.parse(readFileSync(out, 'utf8')) as { entry: Array<{ resource: { id?: string } }> };
+    expect(bundle.entry.some((e) => e.resource.id === 'cli-obs-1')).toBe(true);
+    const log = await runCli(['access', 'log', ...asPatient, '--patient', p.patientId, ...url]);
+    const entries = JSON.parse(log.stdout) as Array<{ decision: string; record: { id: string } }>;
+    expect(entries.filter((e) => e.record.id === 'cli-obs-1').map((e) => e.decision)).toEqual(expect.arrayContaining(['deny', 'permit']));
+    const nobody = await runCli(['access', 'log', ...li, '--patient', p.patientId, ...url]);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toContain('FORBIDDEN');
+  });
+
   it('init refuses to overwrite an initialized data directory', async () => {
     const again = await runCli(['init', '--data', data, '--demo']);
     expect(again.code).toBe(1);
