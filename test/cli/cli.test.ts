@@ -26,7 +26,8 @@ afterAll(async () => {
 describe('medchain CLI', () => {
   it('fhir import (per-entry errors), get, export, consent grant/list and the access log', async () => {
     const people = JSON.parse(readFileSync(join(data, 'demo', 'people.json'), 'utf8')) as Array<{ n: number; patientId: string; institutions: string[] }>;
-    const p = people.find((x) => x.institutions.includes('qingshan-county-hospital'))!;
+    // A town patient of the county hospital only: no demo consent story touches them.
+    const p = people.find((x) => x.institutions.length === 1 && x.institutions[0] === 'qingshan-county-hospital')!;
     const obs = {
       resourceType: 'Observation',
       id: 'cli-obs-1',

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { identity } from '../../src/contracts/index.js';
 import { generateIdentity } from '../../src/crypto/index.js';
-import { DEMO_INSTITUTIONS, demoGenesis, demoHandle, demoIdentity, seedDemo } from '../../src/demo/index.js';
+import { makeUserRequest } from '../../src/api/user-auth.js';
+import { DEMO_INSTITUTIONS, demoGenesis, demoHandle, demoHostedInstitutions, demoIdentity, seedDemo, seedDemoRecords } from '../../src/demo/index.js';
 import type { Receipt } from '../../src/ledger/index.js';
 import { patientIdFor, type MedchainNode } from '../../src/node/index.js';
 import { withResidentIdChecksum } from '../../src/node/patient-id.js';
@@ -451,8 +452,17 @@ describe('governance', () => {
 });
 
 describe('privacy', () => {
-  it('after seedDemo, no demo person\'s name, national id, phone or address appears anywhere in the ledger database', async () => {
+  it('after seeding the demo with its records, no demo person\'s name, national id, phone or address appears in the ledger or any file of the data dir', async () => {
+    await cleanup();
+    ({ node, cleanup } = await openTestNode({ hostedInstitutions: demoHostedInstitutions() }));
     const { people } = await seedDemo(node);
+    const { records } = await seedDemoRecords(node, people);
+    expect(records).toBeGreaterThan(people.length * 6);
+    // Positive control: the personal data is really in the vaults (encrypted), readable by the patient.
+    const p0 = people[0]!;
+    const ownIds = node.records.candidates(p0.patientId, { types: ['Patient'] }).map((r) => r.id);
+    const own = await node.records.read(makeUserRequest(demoIdentity(demoHandle.patient(p0.n)), 'GET', `/fhir/R4/Patient/${ownIds[0]}`), p0.patientId, ownIds, 'PATRQT');
+    expect(JSON.stringify(own.released[0]!.resource)).toContain(p0.name);
     const dataDir = node.config.dataDir;
     await node.close();
     const { text, tables } = allTableText(join(dataDir, 'ledger.db'));

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { Command } from 'commander';
 import { assertGenesis, type Genesis } from '../../contracts/identity/index.js';
 import { readKeyFile } from '../../crypto/index.js';
-import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoHostedInstitutions, demoIdentity, seedDemo } from '../../demo/index.js';
+import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoHostedInstitutions, demoIdentity, seedDemo, seedDemoRecords } from '../../demo/index.js';
 import { CodedError } from '../../ledger/index.js';
 import { createNode, DEFAULT_SETTINGS, readGenesis, writeDataDir, type NodeSettings } from '../../node/index.js';
 import { fail, print } from '../output.js';
@@ -13,7 +13,7 @@ import { createProgress } from '../progress.js';
 
 /**
  * Creates the demo consortium's lead-hospital node in `dataDir` and fills it with demo data
- * (staff, 60 synthetic patients, devices, governance votes).
+ * (staff, 60 synthetic patients with their FHIR records in the vaults, consents and accesses, devices, governance votes).
  */
 export async function initDemo(dataDir: string, options: { port?: number; quiet?: boolean } = {}): Promise<void> {
   const lead = DEMO_INSTITUTIONS[0]!;
@@ -31,7 +31,7 @@ export async function initDemo(dataDir: string, options: { port?: number; quiet?
   });
   const bars = new Map<string, ReturnType<typeof createProgress>>();
   try {
-    const { people } = await seedDemo(node, (step, done, total) => {
+    const progress = (step: string, done: number, total: number) => {
       let bar = bars.get(step);
       if (!bar) {
         bar = createProgress(`demo ${step}`, total, options.quiet);
@@ -39,7 +39,9 @@ export async function initDemo(dataDir: string, options: { port?: number; quiet?
       }
       bar.update(done, total);
       if (done === total) bar.stop();
-    });
+    };
+    const { people } = await seedDemo(node, progress);
+    await seedDemoRecords(node, people, progress);
     // Synthetic personal data stays off the ledger, beside it, as an institution's own records would.
     mkdirSync(join(dataDir, 'demo'), { recursive: true });
     writeFileSync(join(dataDir, 'demo', 'people.json'), JSON.stringify(people, null, 2) + '\n');
