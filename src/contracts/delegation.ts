@@ -21,6 +21,11 @@ export const UserRequest = Type.Object(
     nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' }),
     bodySha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     sig: Type.String({ pattern: '^[A-Za-z0-9_-]{86}$' }),
+    /**
+     * Which part of a multi-part request this tx carries (entry i of a Bundle the user signed as a whole). Not
+     * signed itself: the signed body hash covers every entry, and each part can be used once.
+     */
+    part: Type.Optional(Type.Integer({ minimum: 0, maximum: 9999 })),
   },
   { additionalProperties: false },
 );
@@ -30,11 +35,11 @@ export type UserRequest = Static<typeof UserRequest>;
 export const USER_REQUEST_WINDOW_MS = 5 * 60 * 1000;
 
 /** The exact bytes a user signs for one HTTP request. */
-export function userRequestMessage(r: Omit<UserRequest, 'sig'>): string {
+export function userRequestMessage(r: Omit<UserRequest, 'sig' | 'part'>): string {
   return `medchain/http/v1\n${r.method}\n${r.url}\n${r.ts}\n${r.nonce}\n${r.bodySha256}`;
 }
 
-const nonceKey = (did: string, nonce: string) => `nonce/${did}/${nonce}`;
+const nonceKey = (did: string, nonce: string, part?: number) => (part === undefined ? `nonce/${did}/${nonce}` : `nonce/${did}/${nonce}/${part}`);
 
 /**
  * The identity a method acts for: the tx signer, or — when a node relays a signed user request — that user.
@@ -49,12 +54,21 @@ export function actingUser(ctx: TxContext, relayed: UserRequest | undefined): Si
   const publicKey = ed25519KeyOfDid(relayed.did);
   if (!publicKey || !ed25519Verify(publicKey, Buffer.from(userRequestMessage(relayed)), fromBase64Url(relayed.sig))) bad('the user signature does not verify');
   if (Math.abs(relayed.ts - ctx.block.time) > USER_REQUEST_WINDOW_MS) bad('the user request is stale or from the future');
-  if (ctx.state.get(nonceKey(relayed.did, relayed.nonce))) bad('the user request was already used (replay)');
+  // A whole request and its parts exclude each other, so a request cannot be used once whole and again in parts.
+  const whole = nonceKey(relayed.did, relayed.nonce);
+  const used =
+    ctx.state.get(whole) !== undefined ||
+    (relayed.part === undefined
+      ? ctx.state.range(`${whole}/`, { limit: 1 }).length > 0
+      : ctx.state.get(nonceKey(relayed.did, relayed.nonce, relayed.part)) !== undefined);
+  if (used) {
+    bad('the user request was already used (replay)');
+  }
   const user = resolveSigner(relayed.did, ctx.state);
   if ((user.kind === 'staff' || user.kind === 'admin') && user.institution !== ctx.signer.institution) {
     bad('staff requests are relayed only by their own institution\'s node');
   }
   if (user.kind === 'node' || user.kind === 'device') bad(`a ${user.kind} key cannot make user requests`);
-  ctx.state.put(nonceKey(relayed.did, relayed.nonce), { at: ctx.block.time });
+  ctx.state.put(nonceKey(relayed.did, relayed.nonce, relayed.part), { at: ctx.block.time });
   return user;
 }

