@@ -68,6 +68,11 @@ export interface MethodDef<S extends TSchema = TSchema> {
 export interface QueryDef<S extends TSchema = TSchema> {
   input: S;
   description?: string;
+  /**
+   * Answers say something about a patient (their consents, access log, records' metadata). The open query API
+   * refuses these; they are served through the signed records API, which checks who asks.
+   */
+  sensitive?: boolean;
   run(ctx: QueryContext, input: Static<S>): unknown;
 }
 
@@ -210,6 +215,10 @@ export class ContractRuntime implements Personality {
     const state = readStateOf(reader);
     const caller = callerDid ? this.options.resolveSigner(callerDid, state) : undefined;
     return q.def.run({ state, caller, block }, input as never);
+  }
+
+  isSensitiveQuery(contract: string, name: string): boolean {
+    return this.queries.get(`${contract}.${name}`)?.def.sensitive === true;
   }
 
   /** Method and query catalogue (for the API docs and the CLI). */

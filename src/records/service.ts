@@ -234,16 +234,26 @@ export class RecordService {
     return this.tryQ<KeyRecord>('identity', 'resolveKey', { did })?.kind === 'patient' ? 'PATRQT' : 'TREAT';
   }
 
+  private isOverseer(key: KeyRecord): boolean {
+    if (key.kind !== 'staff' || !key.institution) return false;
+    const staff = this.q<{ roles: string[]; status: string }>('identity', 'staff', { institution: key.institution, staffId: key.subject });
+    return staff.status === 'active' && staff.roles.some((r) => r === 'auditor' || r === 'regulator');
+  }
+
+  /** Break-the-glass accesses across the consortium, for auditors and the regulator (no record content). */
+  emergencies(did: string, limit = 1000): unknown[] {
+    const key = this.tryQ<KeyRecord>('identity', 'resolveKey', { did });
+    if (!key || key.status !== 'active' || !this.isOverseer(key)) throw new CodedError('FORBIDDEN', 'only auditors and the regulator list emergency accesses');
+    return this.q<unknown[]>('access', 'emergencies', { limit });
+  }
+
   /** The patient, their guardians, and auditors or regulators may list the patient's access log and consents. */
   assertMayOversee(did: string, patientId: string): void {
     const key = this.tryQ<KeyRecord>('identity', 'resolveKey', { did });
     if (!key || key.status !== 'active') throw new CodedError('UNKNOWN_SIGNER', 'the signing key is not registered in the consortium');
     if (key.kind === 'patient' && key.subject === patientId) return;
     if (this.q<Guardian[]>('consent', 'guardiansOf', { patientId }).some((g) => g.did === did)) return;
-    if (key.kind === 'staff') {
-      const staff = this.q<{ roles: string[]; status: string }>('identity', 'staff', { institution: key.institution, staffId: key.subject });
-      if (staff.status === 'active' && staff.roles.some((r) => r === 'auditor' || r === 'regulator')) return;
-    }
+    if (this.isOverseer(key)) return;
     throw new CodedError('FORBIDDEN', "only the patient, their guardian, auditors and the regulator see a patient's access log and consents");
   }
 

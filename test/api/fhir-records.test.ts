@@ -284,6 +284,13 @@ describe('FHIR records through the API', () => {
     expect(other.status).toBe(200);
     const log = (await call(who.patient, 'GET', `/v1/patients/${PID}/access-log`)).body as unknown as Array<Record<string, any>>;
     expect(log.some((e) => e.emergency && e.requester === who.drWang.did && e.decision === 'permit')).toBe(true);
+    const flagged = await call(who.auditor, 'GET', '/v1/emergencies');
+    expect(flagged.status).toBe(200);
+    expect(flagged.body).toEqual([expect.objectContaining({ patientId: PID, requester: who.drWang.did, reason: '昏迷送急诊，需查既往史' })]);
+    expect((await call(who.drLi, 'GET', '/v1/emergencies')).status).toBe(403);
+    // The open query API does not answer about patients.
+    const open = await app.inject({ method: 'POST', url: '/v1/query/access/logOf', payload: { args: { patientId: PID } } });
+    expect(open.statusCode).toBe(403);
   });
 
   it('a changed byte of stored ciphertext is an integrity error, never wrong data', async () => {

@@ -150,6 +150,12 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
   );
 
   app.get(
+    '/v1/emergencies',
+    { schema: { tags, summary: 'Break-the-glass accesses across the consortium (who, where, when, why; no record content): auditors and the regulator' } },
+    handle(async (request) => records.emergencies(user(request).did)),
+  );
+
+  app.get(
     '/v1/patients/:pid/access-log',
     { schema: { tags, summary: "Who accessed the patient's records, when, why and with what decision (break-the-glass flagged)", params: PatientParam } },
     handle(async (request) => {

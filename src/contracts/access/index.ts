@@ -135,16 +135,19 @@ export const accessContract: ContractDef = {
   methods: { request },
   queries: {
     logOf: query({
+      sensitive: true,
       description: "Who accessed a patient's data, and why (oldest first; pass the last entry's `cursor` as `after` for the next page).",
       input: Type.Object({ patientId: PatientId, after: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
       run: (ctx, { patientId, after, limit }) => ctx.state.range<AccessEntry>(`access/${patientId}/`, { after, limit }).map((e) => ({ ...e.value, cursor: e.key })),
     }),
     byRequester: query({
+      sensitive: true,
       description: 'The accesses made by one user (for auditors).',
       input: Type.Object({ did: Type.String({ maxLength: 128 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
       run: (ctx, { did, limit }) => ctx.state.byIndex<AccessEntry>('accessByRequester', did, { limit }).map((e) => e.value),
     }),
     emergencies: query({
+      sensitive: true,
       description: 'Break-the-glass accesses, for the regulator: who, where, when, why — no record content.',
       input: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
       run: (ctx, { limit }) =>

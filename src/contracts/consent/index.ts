@@ -100,21 +100,25 @@ export const consentContract: ContractDef = {
   methods: { grant, revoke, addGuardian },
   queries: {
     consentsOf: query({
+      sensitive: true,
       description: "A patient's consents, active and revoked.",
       input: Type.Object({ patientId: PatientId }, { additionalProperties: false }),
       run: (ctx, { patientId }) => consentsOf(ctx.state, patientId),
     }),
     guardiansOf: query({
+      sensitive: true,
       description: "A patient's registered guardians and proxies.",
       input: Type.Object({ patientId: PatientId }, { additionalProperties: false }),
       run: (ctx, { patientId }) => ctx.state.range<Guardian>(`guardian/${patientId}/`, { limit: 1000 }).map((e) => e.value),
     }),
     asFhir: query({
+      sensitive: true,
       description: "A patient's consents as FHIR R4 Consent resources.",
       input: Type.Object({ patientId: PatientId }, { additionalProperties: false }),
       run: (ctx, { patientId }) => consentsOf(ctx.state, patientId).map(toFhirConsent),
     }),
     evaluate: query({
+      sensitive: true,
       description: 'What the decision would be now for a request (for the patient portal and for clinicians before asking).',
       input: Type.Object(
         {

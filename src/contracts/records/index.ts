@@ -196,11 +196,13 @@ export const recordsContract: ContractDef = {
   methods: { register, amend, erase, requestChange, refuseRequest },
   queries: {
     get: query({
+      sensitive: true,
       description: "A record's current metadata (or its tombstone).",
       input: Type.Object({ id: RecordId }, { additionalProperties: false }),
       run: (ctx, { id }) => recordHead(ctx.state, id),
     }),
     version: query({
+      sensitive: true,
       description: 'One version of a record.',
       input: Type.Object({ id: RecordId, version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
       run: (ctx, { id, version }) => {
@@ -210,21 +212,25 @@ export const recordsContract: ContractDef = {
       },
     }),
     versions: query({
+      sensitive: true,
       description: 'Every version of a record, oldest first.',
       input: Type.Object({ id: RecordId }, { additionalProperties: false }),
       run: (ctx, { id }) => ctx.state.range<RecordVersion>(recordKeys.versions(id), { limit: 10_000 }).map((e) => e.value),
     }),
     ofPatient: query({
+      sensitive: true,
       description: "Every record of a patient across institutions (metadata and tombstones).",
       input: Type.Object({ patientId: PatientId, ...Page }, { additionalProperties: false }),
       run: (ctx, { patientId, limit }) => ctx.state.byIndex<RecordHead>('recordsByPatient', patientId, { limit: limit ?? 10_000 }).map((e) => e.value),
     }),
     requestsOfPatient: query({
+      sensitive: true,
       description: "A patient's correction and erasure requests.",
       input: Type.Object({ patientId: PatientId, ...Page }, { additionalProperties: false }),
       run: (ctx, { patientId, limit }) => ctx.state.byIndex<ChangeRequest>('changeRequests', `patient:${patientId}`, { limit: limit ?? 1000 }).map((e) => e.value),
     }),
     requestsAt: query({
+      sensitive: true,
       description: 'Requests waiting at (or resolved by) a custodian.',
       input: Type.Object(
         { custodian: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' }), status: Type.Union(['open', 'accepted', 'refused'].map((s) => Type.Literal(s))), ...Page },
