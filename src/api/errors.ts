@@ -17,6 +17,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   UNSUPPORTED_RESOURCE: 400,
   PATIENT_REFERENCE_REQUIRED: 400,
   TOO_MANY_RECORDS: 400,
+  INVALID_CODE: 400,
+  INVALID_EPCIS: 400,
+  UNSUPPORTED_EVENT: 400,
   // Who signed it is not acceptable.
   TX_BAD_SIGNATURE: 401,
   UNKNOWN_SIGNER: 401,
@@ -27,6 +30,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   FORBIDDEN: 403,
   INSTITUTION_INACTIVE: 403,
   NOT_CUSTODIAN: 403,
+  NOT_HOLDER: 403,
+  NOT_SHIPPED_TO_YOU: 403,
   ACCESS_DENIED: 403,
   // Erased (crypto-shredded): only the tombstone remains.
   GONE: 410,
@@ -34,6 +39,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   NOT_HOSTED: 421,
   // Not there.
   NOT_FOUND: 404,
+  UNKNOWN_CODE: 404,
   UNKNOWN_CONTRACT: 404,
   UNKNOWN_METHOD: 404,
   // Conflicts with the ledger as it is.
@@ -43,6 +49,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   ALREADY_VOTED: 409,
   PROPOSAL_CLOSED: 409,
   VERSION_CONFLICT: 409,
+  DUPLICATE_CODE: 409,
+  OUT_OF_ORDER: 409,
+  ALREADY_DISPENSED: 409,
+  PACK_RECALLED: 409,
+  PACK_EXPIRED: 409,
+  PACK_NONCONFORMANT: 409,
   // Well-formed but outside its validity window.
   TX_EXPIRED: 422,
   TX_NOT_YET_VALID: 422,

@@ -30,6 +30,17 @@ export const ContractCodes = {
   GONE: 'GONE',
   /** An update based on a version that is no longer the current one. */
   VERSION_CONFLICT: 'VERSION_CONFLICT',
+  // Drug traceability (contracts/drugs).
+  UNKNOWN_CODE: 'UNKNOWN_CODE',
+  DUPLICATE_CODE: 'DUPLICATE_CODE',
+  NOT_HOLDER: 'NOT_HOLDER',
+  OUT_OF_ORDER: 'OUT_OF_ORDER',
+  NOT_SHIPPED_TO_YOU: 'NOT_SHIPPED_TO_YOU',
+  ALREADY_DISPENSED: 'ALREADY_DISPENSED',
+  PACK_RECALLED: 'PACK_RECALLED',
+  PACK_EXPIRED: 'PACK_EXPIRED',
+  PACK_NONCONFORMANT: 'PACK_NONCONFORMANT',
+  UNSUPPORTED_EVENT: 'UNSUPPORTED_EVENT',
 } as const;
 
 export type ContractCode = (typeof ContractCodes)[keyof typeof ContractCodes];
