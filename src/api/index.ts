@@ -7,8 +7,10 @@ import { blockRoutes } from './routes/blocks.js';
 import { opsRoutes } from './routes/ops.js';
 import { queryRoutes } from './routes/query.js';
 import { txRoutes } from './routes/txs.js';
-import { fhirRoutes } from './routes/fhir.js';
+import { FHIR_BODY_LIMIT, fhirRoutes } from './routes/fhir.js';
+import { installSignedBodyParser } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
+import { drugRoutes } from './routes/drugs.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -49,6 +51,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
         { name: 'operations', description: 'Status, health and metrics' },
         { name: 'fhir', description: 'FHIR R4 facade: records, consent-checked and logged reads, search, $everything, erasure, AuditEvent and Consent' },
         { name: 'records', description: 'Record proofs and patients\' correction and erasure requests' },
+        { name: 'drugs', description: 'Drug traceability: GS1 Digital Link resolver, verification, QR codes, EPCIS 2.0 capture and query' },
       ],
     },
   });
@@ -59,9 +62,11 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
   queryRoutes(app, node);
   opsRoutes(app, node);
   // Signed-request routes parse bodies themselves (they hash the raw bytes), so they live in their own scope.
+  await app.register(async (scope) => fhirRoutes(scope, node, node.records));
   await app.register(async (scope) => {
-    fhirRoutes(scope, node, node.records);
+    installSignedBodyParser(scope, FHIR_BODY_LIMIT);
     recordRoutes(scope, node.records);
+    drugRoutes(scope, node, node.drugs);
   });
   await app.ready();
   return app;

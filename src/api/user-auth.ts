@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity } from '../crypto/index.js';
 import { userRequestMessage, USER_REQUEST_WINDOW_MS, type UserRequest } from '../contracts/delegation.js';
 import { CodedError } from '../ledger/index.js';
@@ -56,4 +56,26 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
   // A little tighter than the contract's window, so a request accepted here is still fresh when its block commits.
   if (Math.abs(user.ts - now) > USER_REQUEST_WINDOW_MS - 30_000) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
   return user;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** SHA-256 (hex) of the raw body, computed before parsing: what the user's signature covers. */
+    bodySha256?: string;
+  }
+}
+
+/** JSON bodies of signed routes are hashed as raw bytes before parsing (call once per Fastify scope). */
+export function installSignedBodyParser(app: FastifyInstance, bodyLimit: number): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/fhir+json', 'application/ld+json'], { parseAs: 'buffer', bodyLimit }, (request, body, done) => {
+    const bytes = body as Buffer;
+    request.bodySha256 = sha256Hex(bytes);
+    if (bytes.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(bytes.toString('utf8')));
+    } catch {
+      done(new CodedError('BODY_MALFORMED', 'request body is not valid JSON'), undefined);
+    }
+  });
 }

@@ -19,6 +19,7 @@ import {
 } from '../ledger/index.js';
 import { createMetrics } from './metrics.js';
 import { RecordService } from '../records/service.js';
+import { DrugService } from '../drugs/service.js';
 import { VaultStore } from '../vault/index.js';
 
 export interface NodeConfig {
@@ -66,6 +67,8 @@ export interface MedchainNode {
   readonly limits: TxLimits;
   /** The record repository: every record read and write goes through it. */
   readonly records: RecordService;
+  /** Drug traceability: EPCIS capture and public verification. */
+  readonly drugs: DrugService;
   submit(signedTx: unknown): Promise<Receipt>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
@@ -139,11 +142,15 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const hostedSpec = config.hostedInstitutions ?? [{ id: config.institution, identity: config.identity }];
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
   let records!: RecordService;
+  let drugs!: DrugService;
   const node: MedchainNode = {
     config,
     ledger,
     get records() {
       return records;
+    },
+    get drugs() {
+      return drugs;
     },
     runtime,
     metrics: registry,
@@ -182,6 +189,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
   };
   records = new RecordService(node, vaults);
+  drugs = new DrugService(node, (user) => records.relayIdentityFor(user));
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;

@@ -75,6 +75,11 @@ export class RecordService {
     return this.node.query(contract, name, args) as T;
   }
 
+  /** The node identity that relays a user's request here (also used by the drug service). */
+  relayIdentityFor(user: UserRequest): Identity {
+    return this.relayFor(user).node;
+  }
+
   /** The hosted node that relays a user's request: their own institution's for staff, this node's for patients. */
   private relayFor(user: UserRequest): HostedInstitution {
     const key = this.tryQ<KeyRecord>('identity', 'resolveKey', { did: user.did });

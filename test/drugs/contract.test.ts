@@ -1,26 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../src/crypto/index.js';
-import { gs1CheckDigit, sgtinEpc, ssccEpc } from '../../src/gs1/codes.js';
+import { ssccEpc } from '../../src/gs1/codes.js';
+import { CASE, DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PHARMACY, setupDrugChain, shipTo, temperatures } from '../helpers/drug-chain.js';
 import type { MedchainNode } from '../../src/node/index.js';
-import { Actor, admin, openTestNode, stateSnapshot } from '../helpers/test-node.js';
+import { type Actor, openTestNode, stateSnapshot } from '../helpers/test-node.js';
 
 /** The drugs contract through a real node: maker → distributor → pharmacy → patient, with everything that goes wrong. */
 
-const MAKER = 'huakang-pharma';
-const DIST = 'jiuzhou-distribution';
-const PHARMACY = 'kangning-pharmacy';
-const GLN = { [MAKER]: '6901234000007', [DIST]: '6901234000014', [PHARMACY]: '6901234000021' } as Record<string, string>;
-const withCheck = (body: string) => `${body}${gs1CheckDigit(body)}`;
-const INSULIN = withCheck('0690123456001');
-const LOT = 'B2026001';
-const CASE = withCheck('06901234000000001');
 const PID = 'PQRSTUVWXYZ234567ABCDEFGHIJ';
 
 let node: MedchainNode;
 let cleanup: () => Promise<void>;
-const people = { maker: generateIdentity(), dist: generateIdentity(), pharmacist: generateIdentity(), regulator: generateIdentity() };
 let maker: Actor, dist: Actor, pharmacist: Actor, regulator: Actor;
-let eventSeq = 0;
 
 async function run(actor: Actor, method: string, args: unknown) {
   return (await node.submit(actor.tx('drugs', method, args))).result as { status: string; code?: string; message?: string; result?: Record<string, any> };
@@ -30,46 +20,14 @@ async function ok(actor: Actor, method: string, args: unknown) {
   expect(r, JSON.stringify(r)).toMatchObject({ status: 'ok' });
   return r.result!;
 }
-const pack = (serial: number) => sgtinEpc(INSULIN, String(serial));
 const code = (serial: number) => node.query('drugs', 'code', { code: `sgtin:${INSULIN}.${serial}` }) as Record<string, any>;
-/** A distinct EPCIS event each call (the time differs), so hash ids differ. */
-function event(bizStep: string, epcList: string[], extra: Record<string, unknown> = {}) {
-  eventSeq++;
-  return {
-    type: 'ObjectEvent',
-    eventTime: `2026-06-01T08:${String(Math.floor(eventSeq / 60)).padStart(2, '0')}:${String(eventSeq % 60).padStart(2, '0')}+08:00`,
-    eventTimeZoneOffset: '+08:00',
-    action: 'OBSERVE',
-    bizStep,
-    epcList,
-    ...extra,
-  };
-}
-const to = (inst: string) => ({ destinationList: [{ type: 'owning_party', destination: `https://id.gs1.org/417/${GLN[inst]}` }] });
-const temps = (...values: number[]) => ({ sensorElementList: [{ sensorReport: values.map((value) => ({ type: 'Temperature', value, uom: 'CEL' })) }] });
+const event = epcisEvent;
+const to = shipTo;
+const temps = temperatures;
 
 beforeEach(async () => {
   ({ node, cleanup } = await openTestNode());
-  const enrol = async (inst: string, id: string, roles: string[], did: string) =>
-    expect((await node.submit(admin(inst).tx('identity', 'enrolStaff', { staffId: id, name: id, roles, key: did }))).result).toMatchObject({ status: 'ok' });
-  await enrol(MAKER, 'qa', ['logistics'], people.maker.did);
-  await enrol(DIST, 'log', ['logistics'], people.dist.did);
-  await enrol(PHARMACY, 'ph', ['pharmacist'], people.pharmacist.did);
-  await enrol('qingshan-health-commission', 'reg', ['regulator'], people.regulator.did);
-  [maker, dist, pharmacist, regulator] = [people.maker, people.dist, people.pharmacist, people.regulator].map((p) => new Actor(p));
-  for (const inst of [MAKER, DIST, PHARMACY]) await ok(admin(inst), 'registerLocation', { gln: GLN[inst], name: inst });
-  await ok(maker, 'registerProduct', {
-    gtin: INSULIN,
-    approvalNumber: '国药准字S20263001',
-    name: '门冬胰岛素注射液',
-    nameEn: 'Insulin aspart injection',
-    dosageForm: '注射液',
-    strength: '3 ml:300 U',
-    cnPrefix: '8123456',
-    storage: { minC: 2, maxC: 8 },
-  });
-  await ok(maker, 'registerBatch', { gtin: INSULIN, lot: LOT, manufactured: '2026-05-01', expires: '2028-04-30' });
-  await ok(maker, 'commission', { gtin: INSULIN, lot: LOT, serials: { first: 1000, count: 50 }, cnFirst: '81234560000000001000', eventTime: '2026-05-02T08:00:00+08:00' });
+  ({ maker, dist, pharmacist, regulator } = (await setupDrugChain(node)).actors);
 });
 afterEach(async () => cleanup());
 

@@ -12,7 +12,7 @@ import { searchBundle } from '../../fhir/bundle.js';
 import { FhirInputError, outcomeOf, RECORD_TYPES, resourcesOfBundle } from '../../fhir/validate.js';
 import type { ReadOutcome, RecordService, ReleasedRecord } from '../../records/service.js';
 import { statusForCode, toErrorBody } from '../errors.js';
-import { authenticate } from '../user-auth.js';
+import { authenticate, installSignedBodyParser } from '../user-auth.js';
 
 /**
  * The FHIR R4 facade (/fhir/R4). Every request is signed by its user (see user-auth.ts); every read goes through
@@ -24,12 +24,6 @@ export const FHIR_BODY_LIMIT = 8 * 1024 * 1024;
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 const TYPE_PATTERN = `^(${RECORD_TYPES.join('|')})$`;
 const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    bodySha256?: string;
-  }
-}
 
 const ISSUE_BY_STATUS: Record<number, OperationOutcome['issue'][number]['code']> = {
   400: 'invalid',
@@ -78,18 +72,7 @@ function refusedOutcome(read: ReadOutcome): OperationOutcome | undefined {
 }
 
 export function fhirRoutes(app: FastifyInstance, node: MedchainNode, records: RecordService): void {
-  // Raw bytes are hashed before parsing: the user's signature covers the body exactly as sent.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', 'application/fhir+json'], { parseAs: 'buffer', bodyLimit: FHIR_BODY_LIMIT }, (request, body, done) => {
-    const bytes = body as Buffer;
-    request.bodySha256 = sha256Hex(bytes);
-    if (bytes.length === 0) return done(null, undefined);
-    try {
-      done(null, JSON.parse(bytes.toString('utf8')));
-    } catch {
-      done(new CodedError('BODY_MALFORMED', 'request body is not valid JSON'), undefined);
-    }
-  });
+  installSignedBodyParser(app, FHIR_BODY_LIMIT);
   app.setErrorHandler((err, _request, reply) => sendOutcome(reply, err));
 
   const user = (request: FastifyRequest): UserRequest => authenticate(request, request.bodySha256 ?? sha256Hex(''));

@@ -182,9 +182,12 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
     eventTime: event.eventTime,
     recordedAt: ctx.block.time,
     height: ctx.block.height,
+    txId: ctx.tx.id,
     by: user.did,
     institution,
   };
+  const where = (event as { bizLocation?: { id?: unknown }; readPoint?: { id?: unknown } }).bizLocation?.id ?? (event as { readPoint?: { id?: unknown } }).readPoint?.id;
+  if (typeof where === 'string' && where.length <= 200) stored.location = where;
   const keys = (event.epcList ?? []).map((e) => keyOf(e, state));
   if (new Set(keys).size !== keys.length) fail('INVALID_ARGS', 'an EPC appears twice in the event');
   const temps = temperatures(event.sensorElementList);

@@ -140,6 +140,7 @@ const commission = method({
       eventTime,
       recordedAt: ctx.block.time,
       height: ctx.block.height,
+      txId: ctx.tx.id,
       by: user.did,
       institution: product.maker,
       ...(Array.isArray(serials) ? { codes: list.map((s) => sgtinKey(gtin, s)) } : { range: { gtin, lot, first: serials.first, count: serials.count } }),
@@ -244,6 +245,14 @@ export const drugsContract: ContractDef = {
     },
     { name: 'packsByBatch', prefix: 'drug/code/', terms: (v) => ((v as Coded).kind === 'pack' ? [`${(v as Pack).gtin}/${(v as Pack).lot}`] : []) },
     { name: 'scanReports', prefix: 'drug/scan/', terms: (v) => [(v as ScanReport).finding] },
+    {
+      name: 'drugEvents',
+      prefix: 'drug/ev/',
+      terms: (v) => {
+        const e = v as StoredEvent;
+        return [`step:${e.bizStep}`, `inst:${e.institution}`, ...(e.location ? [`loc:${e.location}`] : []), ...(e.disposition ? [`disp:${e.disposition}`] : [])];
+      },
+    },
   ],
   methods: { registerLocation, registerProduct, registerBatch, commission, capture, recall, release, reportScan },
   queries: {
@@ -255,6 +264,41 @@ export const drugsContract: ContractDef = {
       description: 'A pack or container by its key (`sgtin:{gtin}.{serial}`, `sscc:{18}`) or 20-digit Chinese code.',
       input: Type.Object({ code: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
       run: (ctx, { code }) => packOrAlias(ctx.state, code) ?? fail('UNKNOWN_CODE', `unknown code ${code}`),
+    }),
+    events: query({
+      description: 'EPCIS events by business step, disposition, location or institution, within a time range (eventTime, ISO 8601).',
+      input: Type.Object(
+        {
+          bizStep: Type.Optional(Type.String({ maxLength: 60 })),
+          disposition: Type.Optional(Type.String({ maxLength: 60 })),
+          location: Type.Optional(Type.String({ maxLength: 200 })),
+          institution: Type.Optional(Type.String({ maxLength: 64 })),
+          from: Type.Optional(Type.String({ maxLength: 40 })),
+          to: Type.Optional(Type.String({ maxLength: 40 })),
+          ...Page,
+        },
+        { additionalProperties: false },
+      ),
+      run: (ctx, q) => {
+        const term = q.bizStep ? `step:${q.bizStep}` : q.disposition ? `disp:${q.disposition}` : q.location ? `loc:${q.location}` : q.institution ? `inst:${q.institution}` : undefined;
+        if (!term) fail('INVALID_ARGS', 'filter by bizStep, disposition, location or institution');
+        const from = q.from ? Date.parse(q.from) : -Infinity;
+        const to = q.to ? Date.parse(q.to) : Infinity;
+        return ctx.state
+          .byIndex<StoredEvent>('drugEvents', term, { limit: 100_000 })
+          .map((e) => e.value)
+          .filter(
+            (e) =>
+              (!q.bizStep || e.bizStep === q.bizStep) &&
+              (!q.disposition || e.disposition === q.disposition) &&
+              (!q.location || e.location === q.location) &&
+              (!q.institution || e.institution === q.institution) &&
+              Date.parse(e.eventTime) >= from &&
+              Date.parse(e.eventTime) <= to,
+          )
+          .sort((a, b) => Date.parse(a.eventTime) - Date.parse(b.eventTime) || (a.id < b.id ? -1 : 1))
+          .slice(0, q.limit ?? 1000);
+      },
     }),
     event: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => ctx.state.get<StoredEvent>(drugKeys.event(id)) ?? fail('NOT_FOUND', `no event ${id}`) }),
     shipment: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => ctx.state.get<Shipment>(drugKeys.shipment(id)) ?? fail('NOT_FOUND', `no shipment ${id}`) }),

@@ -93,8 +93,12 @@ export interface StoredEvent {
   eventTime: string;
   recordedAt: number;
   height: number;
+  /** The tx that anchored it (for inclusion proofs). */
+  txId: string;
   by: string;
   institution: string;
+  /** bizLocation or readPoint id, when the event names one. */
+  location?: string;
   /** The event's EPCs (for bulk commissioning: `range`, the first and last serial and the count). */
   codes?: string[];
   range?: { gtin: string; lot: string; first: number; count: number };

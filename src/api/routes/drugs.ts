@@ -1,0 +1,189 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import QRCode from 'qrcode';
+import { sha256Hex } from '../../crypto/index.js';
+import { packDigitalLink, parseCode } from '../../gs1/codes.js';
+import { CodedError } from '../../ledger/index.js';
+import type { MedchainNode } from '../../node/index.js';
+import type { DrugService, Verification, Warning } from '../../drugs/service.js';
+import { sendError } from '../errors.js';
+import { authenticate } from '../user-auth.js';
+
+/**
+ * Drug traceability over HTTP. Public: the Digital Link resolver (`/01/{gtin}/10/{lot}/21/{serial}`, a page in
+ * Chinese or English, or JSON), `/v1/drugs/verify` and QR codes. Signed: EPCIS capture and event queries, stock.
+ */
+
+const WARNING_TEXT: Record<Warning, { zh: string; en: string }> = {
+  'unknown-code': { zh: '未知追溯码：可能是假药，请勿使用并向药监部门报告', en: 'Unknown code: possibly counterfeit — do not use, report it' },
+  'already-dispensed': { zh: '此药品已发放给患者：再次出现可能是回流药', en: 'Already dispensed to a patient: seeing it again may mean diversion' },
+  recalled: { zh: '该批次已召回，请勿使用', en: 'This batch is recalled — do not use' },
+  expired: { zh: '已过有效期', en: 'Expired' },
+  'temperature-excursion': { zh: '运输途中超出贮藏温度，尚未经药师放行', en: 'Left its storage temperature in transit and has not been released' },
+  destroyed: { zh: '此药品已登记销毁', en: 'Recorded as destroyed' },
+  'in-transit': { zh: '运输中', en: 'In transit' },
+};
+
+const escape = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(v: Verification, lang: 'zh' | 'en', selfUrl: string): string {
+  const t = (zh: string, en: string) => (lang === 'zh' ? zh : en);
+  const colour = v.verdict === 'ok' ? '#1a7f37' : v.verdict === 'warning' ? '#9a6700' : '#cf222e';
+  const headline = v.verdict === 'ok' ? t('正品，流通记录完整', 'Genuine, with a complete history') : v.verdict === 'warning' ? t('请注意', 'Please note') : t('警告', 'Warning');
+  const rows = (pairs: Array<[string, unknown]>) => pairs.filter(([, x]) => x !== undefined).map(([k, x]) => `<tr><th>${escape(k)}</th><td>${escape(x)}</td></tr>`).join('');
+  return `<!doctype html><html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${t('药品追溯查询', 'Drug verification')} — MedChain</title>
+<style>body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;padding:16px;max-width:640px;margin:auto;color:#1f2328}
+.verdict{border-radius:12px;padding:16px;color:#fff;background:${colour}}h1{font-size:1.3em;margin:0 0 4px}ul{padding-left:20px}
+table{border-collapse:collapse;width:100%;margin:12px 0}th,td{text-align:left;padding:6px;border-bottom:1px solid #d0d7de;vertical-align:top}th{width:35%;color:#57606a;font-weight:500}
+ol{padding-left:20px}li{margin:6px 0}.muted{color:#57606a;font-size:.85em;word-break:break-all}a{color:#0969da}</style></head><body>
+<div class="verdict"><h1>${escape(headline)}</h1>${v.warnings.length ? `<ul>${v.warnings.map((w) => `<li>${escape(WARNING_TEXT[w][lang])}</li>`).join('')}</ul>` : ''}</div>
+${
+  v.found
+    ? `<table>${rows([
+        [t('药品', 'Product'), lang === 'en' && v.product?.nameEn ? v.product.nameEn : v.product?.name],
+        [t('批准文号', 'Approval no.'), v.product?.approvalNumber],
+        [t('规格', 'Strength'), `${v.product?.dosageForm} ${v.product?.strength}`],
+        [t('生产企业', 'Maker'), v.product?.maker],
+        [t('批号', 'Lot'), v.batch?.lot],
+        [t('生产日期', 'Manufactured'), v.batch?.manufactured],
+        [t('有效期至', 'Expires'), v.batch?.expires],
+        [t('贮藏', 'Storage'), `${v.product?.storage.minC}–${v.product?.storage.maxC} °C`],
+        [t('当前持有', 'Held by'), v.holder],
+        [t('药品追溯码', 'Traceability code'), v.cn],
+        [t('召回原因', 'Recall reason'), v.batch?.recall?.reason],
+      ])}</table>
+<h2>${t('流通记录', 'Custody')}</h2><ol>${(v.custody ?? []).map((c) => `<li>${escape(c.time)} · ${escape(c.institution)} · ${escape(c.bizStep)}${c.to ? ` → ${escape(c.to)}` : ''}</li>`).join('')}</ol>
+${
+  v.coldChain?.length
+    ? `<h2>${t('冷链', 'Cold chain')}</h2><ol>${v.coldChain.map((c) => `<li>${escape(c.from)} → ${escape(c.to)}: ${escape(c.minC)}–${escape(c.maxC)} °C ${c.excursion ? t('（超温）', '(excursion)') : '✓'}</li>`).join('')}</ol>`
+    : ''
+}
+<p class="muted">${t('区块', 'Block')} ${escape(v.proof?.height)} · ${t('交易', 'tx')} ${escape(v.proof?.txId)} · <a href="${escape(selfUrl)}${selfUrl.includes('?') ? '&' : '?'}format=json">JSON ${t('与默克尔证明', 'with Merkle proof')}</a></p>`
+    : `<p>${t('该追溯码不在医链上。', 'This code is not on the MedChain ledger.')} <span class="muted">${escape(v.code)}</span></p>`
+}
+<p class="muted"><a href="?lang=${lang === 'zh' ? 'en' : 'zh'}">${lang === 'zh' ? 'English' : '中文'}</a> · 医链 MedChain</p></body></html>`;
+}
+
+export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: DrugService): void {
+  const tags = ['drugs'];
+  const handle =
+    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return await fn(request, reply);
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    };
+  const user = (request: FastifyRequest) => authenticate(request, request.bodySha256 ?? sha256Hex(''));
+
+  const answer = async (request: FastifyRequest, reply: FastifyReply, code: string) => {
+    const v = await drugs.verify(code);
+    const q = request.query as { format?: string; lang?: string };
+    const wantsJson = q.format === 'json' || (!q.format && (request.headers.accept ?? '').includes('application/json') && !(request.headers.accept ?? '').includes('text/html'));
+    if (wantsJson) return reply.send(v);
+    const lang = q.lang === 'en' || (!q.lang && !/zh/i.test(request.headers['accept-language'] ?? 'zh')) ? 'en' : 'zh';
+    return reply.type('text/html; charset=utf-8').send(page(v, lang, request.url.split('?')[0]!));
+  };
+
+  const verifyQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html')])), lang: Type.Optional(Type.Union([Type.Literal('zh'), Type.Literal('en')])) });
+  app.get(
+    '/01/:gtin/10/:lot/21/:serial',
+    { schema: { tags, summary: 'GS1 Digital Link resolver: what the QR code on a pack opens (HTML page, or JSON with ?format=json / Accept: application/json)', querystring: verifyQuery } },
+    handle(async (request, reply) => {
+      const { gtin, serial } = request.params as { gtin: string; serial: string };
+      return answer(request, reply, `sgtin:${gtin}.${serial}`);
+    }),
+  );
+  app.get(
+    '/01/:gtin/21/:serial',
+    { schema: { tags, summary: 'GS1 Digital Link resolver without the lot', querystring: verifyQuery } },
+    handle(async (request, reply) => {
+      const { gtin, serial } = request.params as { gtin: string; serial: string };
+      return answer(request, reply, `sgtin:${gtin}.${serial}`);
+    }),
+  );
+  app.get(
+    '/v1/drugs/verify',
+    {
+      schema: {
+        tags,
+        summary: 'Verify a pack code in any form (Digital Link, element string, EPC URN, 20-digit 药品追溯码); JSON by default',
+        querystring: Type.Object({ code: Type.String({ minLength: 1, maxLength: 300 }), format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html')])), lang: Type.Optional(Type.Union([Type.Literal('zh'), Type.Literal('en')])) }),
+      },
+    },
+    handle(async (request, reply) => {
+      const q = request.query as { code: string; format?: string };
+      if (!q.format) (request.query as { format?: string }).format = 'json';
+      return answer(request, reply, q.code);
+    }),
+  );
+  app.get(
+    '/v1/drugs/qr',
+    {
+      schema: {
+        tags,
+        summary: "A pack's QR code (its GS1 Digital Link on this node) as SVG or PNG",
+        querystring: Type.Object({ code: Type.String({ minLength: 1, maxLength: 300 }), format: Type.Optional(Type.Union([Type.Literal('svg'), Type.Literal('png')])), base: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+$' })) }),
+      },
+    },
+    handle(async (request, reply) => {
+      const q = request.query as { code: string; format?: 'svg' | 'png'; base?: string };
+      const parsed = parseCode(q.code);
+      const pack = parsed.kind === 'sgtin' ? (node.query('drugs', 'code', { code: `sgtin:${parsed.gtin}.${parsed.serial}` }) as { gtin: string; lot: string; serial: string }) : undefined;
+      if (!pack) throw new CodedError('INVALID_CODE', 'QR codes are made for SGTIN packs');
+      const url = packDigitalLink(pack.gtin, pack.lot, pack.serial, q.base ?? `${request.protocol}://${request.headers.host ?? '127.0.0.1'}`);
+      if (q.format === 'png') return reply.type('image/png').send(await QRCode.toBuffer(url, { errorCorrectionLevel: 'M', margin: 2, width: 320 }));
+      return reply.type('image/svg+xml').send(await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }));
+    }),
+  );
+
+  app.post(
+    '/epcis/capture',
+    { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing' } },
+    handle(async (request, reply) => {
+      const results = await drugs.capture(user(request), request.body);
+      const failed = results.filter((r) => r.status === 'error').length;
+      return reply.code(failed === results.length ? 422 : 201).send({ captured: results.length - failed, failed, results });
+    }),
+  );
+  app.get(
+    '/epcis/events',
+    {
+      schema: {
+        tags,
+        summary: 'Query captured events by business step, disposition, location or institution and time range (consortium members)',
+        querystring: Type.Object({
+          bizStep: Type.Optional(Type.String({ maxLength: 60 })),
+          disposition: Type.Optional(Type.String({ maxLength: 60 })),
+          location: Type.Optional(Type.String({ maxLength: 200 })),
+          institution: Type.Optional(Type.String({ maxLength: 64 })),
+          GE_eventTime: Type.Optional(Type.String({ maxLength: 40 })),
+          LT_eventTime: Type.Optional(Type.String({ maxLength: 40 })),
+          code: Type.Optional(Type.String({ maxLength: 300 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+        }),
+      },
+    },
+    handle(async (request) => {
+      user(request);
+      const q = request.query as Record<string, string | number | undefined>;
+      if (q['code']) {
+        const v = await drugs.verify(String(q['code']));
+        return { events: (v.custody ?? []).map((c) => node.query('drugs', 'event', { id: c.event })) };
+      }
+      return {
+        events: node.query('drugs', 'events', {
+          ...(q['bizStep'] ? { bizStep: q['bizStep'] } : {}),
+          ...(q['disposition'] ? { disposition: q['disposition'] } : {}),
+          ...(q['location'] ? { location: q['location'] } : {}),
+          ...(q['institution'] ? { institution: q['institution'] } : {}),
+          ...(q['GE_eventTime'] ? { from: q['GE_eventTime'] } : {}),
+          ...(q['LT_eventTime'] ? { to: q['LT_eventTime'] } : {}),
+          ...(q['limit'] ? { limit: Number(q['limit']) } : {}),
+        }),
+      };
+    }),
+  );
+}

@@ -1,0 +1,231 @@
+import { createRequire } from 'node:module';
+import { Ed25519Signer, type Identity } from '../crypto/index.js';
+import type { UserRequest } from '../contracts/delegation.js';
+import { ContractError, type ContractCode } from '../contracts/errors.js';
+import type { Institution } from '../contracts/identity/model.js';
+import { dayOf, vocabulary, type Batch, type Coded, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
+import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
+import type { MedchainNode } from '../node/node.js';
+
+/**
+ * Drug traceability on a node: EPCIS 2.0 capture (validated with GS1's epcis2.js before anything is written),
+ * and verification of a pack for anyone — product, batch, custody chain, cold chain, warnings and a Merkle
+ * inclusion proof — with suspicious scans reported to the regulator by the node.
+ */
+
+const require = createRequire(import.meta.url);
+const { validateEpcisDocument } = require('epcis2.js') as { validateEpcisDocument(doc: unknown, throwError: boolean): { success: boolean; errors: string[] } };
+
+export type Warning = 'unknown-code' | 'already-dispensed' | 'recalled' | 'expired' | 'temperature-excursion' | 'destroyed' | 'in-transit';
+
+export interface Verification {
+  code: string;
+  found: boolean;
+  warnings: Warning[];
+  verdict: 'ok' | 'warning' | 'danger';
+  digitalLink?: string;
+  cn?: string;
+  product?: Pick<Product, 'gtin' | 'name' | 'nameEn' | 'approvalNumber' | 'dosageForm' | 'strength' | 'storage'> & { maker: string };
+  batch?: { lot: string; manufactured: string; expires: string; recall?: { reason: string; at: number } };
+  status?: string;
+  holder?: string;
+  dispensedAt?: number;
+  custody?: Array<{ event: string; bizStep: string; time: string; institution: string; to?: string; location?: string; txId: string; height: number }>;
+  coldChain?: Array<{ shipment: string; from: string; to: string; minC: number; maxC: number; excursion: boolean }>;
+  release?: { at: number; note: string };
+  proof?: InclusionProof;
+}
+
+export interface CaptureResult {
+  index: number;
+  status: 'ok' | 'error';
+  eventID?: string;
+  code?: string;
+  message?: string;
+}
+
+/** One report per code and finding per window, so a scanning loop cannot flood the ledger. */
+const REPORT_WINDOW_MS = 10 * 60 * 1000;
+
+export class DrugService {
+  private readonly nodeSigner: Ed25519Signer;
+  private readonly reported = new Map<string, number>();
+
+  constructor(
+    private readonly node: MedchainNode,
+    /** Which hosted node relays a user's request (their own institution's). */
+    private readonly relayFor: (user: UserRequest) => Identity,
+  ) {
+    this.nodeSigner = new Ed25519Signer(node.config.identity.signing.seed);
+  }
+
+  private q<T>(name: string, args: unknown): T {
+    return this.node.query('drugs', name, args) as T;
+  }
+
+  private tryQ<T>(name: string, args: unknown): T | undefined {
+    try {
+      return this.q<T>(name, args);
+    } catch (err) {
+      if (err instanceof CodedError && (err.code === 'NOT_FOUND' || err.code === 'UNKNOWN_CODE')) return undefined;
+      throw err;
+    }
+  }
+
+  private async submit(signerDid: string, signer: Ed25519Signer, method: string, args: unknown): Promise<Record<string, unknown>> {
+    const tx = signTx({ chain: this.node.config.genesis.chainId, contract: 'drugs', method, args }, signerDid, signer);
+    const receipt = await this.node.submit(tx);
+    if (receipt.result.status !== 'ok') throw new ContractError(receipt.result.code as ContractCode, receipt.result.message);
+    return receipt.result.result as Record<string, unknown>;
+  }
+
+  /**
+   * Captures an EPCIS 2.0 document: validated as a whole first (invalid → INVALID_EPCIS with the validator's
+   * errors, nothing written); then each event in order, relayed for the user as part i of their signed request.
+   * Commissioning events become `drugs.commission`; dispensing events name the patient in `medchain:patientId`
+   * (kept out of the anchored event).
+   */
+  async capture(user: UserRequest, doc: unknown): Promise<CaptureResult[]> {
+    const copy = structuredClone(doc);
+    // epcis2.js fills defaults into what it validates, so it gets a copy.
+    let check: { success: boolean; errors: string[] };
+    try {
+      check = validateEpcisDocument(copy, false);
+    } catch (err) {
+      throw new CodedError('INVALID_EPCIS', `not an EPCIS 2.0 document: ${(err as Error).message}`);
+    }
+    if (!check.success) throw new CodedError('INVALID_EPCIS', check.errors.join('; '), { errors: check.errors });
+    const events = ((doc as { epcisBody?: { eventList?: unknown[] } }).epcisBody?.eventList ?? []) as Array<Record<string, unknown>>;
+    if (events.length === 0) throw new CodedError('INVALID_EPCIS', 'the document has no events');
+    if (events.length > 1000) throw new CodedError('INVALID_EPCIS', 'at most 1,000 events per capture');
+    const relay = this.relayFor(user);
+    const relaySigner = new Ed25519Signer(relay.signing.seed);
+    const results: CaptureResult[] = [];
+    for (const [index, raw] of events.entries()) {
+      const onBehalfOf = { ...user, part: index };
+      try {
+        const { ['medchain:patientId']: patientId, ['medchain:prescription']: prescription, ...event } = raw;
+        let out: Record<string, unknown>;
+        if (vocabulary(event['bizStep'] as string) === 'commissioning') {
+          out = await this.submit(relay.did, relaySigner, 'commission', { ...commissionArgs(event), onBehalfOf });
+        } else {
+          const dispense = typeof patientId === 'string' ? { patientId, ...(typeof prescription === 'string' ? { prescription } : {}) } : undefined;
+          out = await this.submit(relay.did, relaySigner, 'capture', { event, ...(dispense ? { dispense } : {}), onBehalfOf });
+        }
+        results.push({ index, status: 'ok', eventID: out['event'] as string });
+      } catch (err) {
+        const e = err as CodedError;
+        results.push({ index, status: 'error', code: e.code ?? 'INTERNAL', message: e.message });
+      }
+    }
+    return results;
+  }
+
+  /** Everything a patient, pharmacist or inspector should know about a scanned code. */
+  async verify(input: string): Promise<Verification> {
+    let parsed: PackCode;
+    try {
+      parsed = parseCode(input);
+    } catch (err) {
+      throw err instanceof CodedError ? err : new CodedError('INVALID_CODE', 'not a pack code');
+    }
+    const lookup = parsed.kind === 'cn' ? parsed.code : codeKey(parsed);
+    const coded = this.tryQ<Coded>('code', { code: lookup });
+    if (!coded || coded.kind !== 'pack') {
+      const v: Verification = { code: lookup, found: false, warnings: ['unknown-code'], verdict: 'danger' };
+      await this.report(lookup, 'unknown-code');
+      return v;
+    }
+    const pack = coded;
+    const product = this.q<Product>('product', { gtin: pack.gtin });
+    const batch = this.q<Batch>('batch', { gtin: pack.gtin, lot: pack.lot });
+    const events = pack.events.map((id) => this.q<StoredEvent>('event', { id }));
+    const names = new Map<string, string>();
+    const nameOf = (id: string) => {
+      if (!names.has(id)) names.set(id, (this.node.query('identity', 'institution', { id }) as Institution).name);
+      return names.get(id)!;
+    };
+    const shipments = events.filter((e) => e.bizStep === 'shipping' && e.shipment).map((e) => this.q<Shipment>('shipment', { id: e.shipment! }));
+    const warnings: Warning[] = [];
+    if (pack.status === 'dispensed' || pack.status === 'returned') warnings.push('already-dispensed');
+    if (pack.status === 'destroyed') warnings.push('destroyed');
+    if (pack.status === 'in_transit') warnings.push('in-transit');
+    if (batch.recall) warnings.push('recalled');
+    if (batch.expires < dayOf(this.node.ledger.head().time)) warnings.push('expired');
+    if (pack.excursion && !pack.released) warnings.push('temperature-excursion');
+    const danger = warnings.some((w) => w !== 'in-transit');
+    for (const w of warnings) if (w !== 'in-transit') await this.report(lookup, w);
+    const latest = events[events.length - 1]!;
+    return {
+      code: pack.code,
+      found: true,
+      warnings,
+      verdict: danger ? 'danger' : warnings.length ? 'warning' : 'ok',
+      digitalLink: packDigitalLink(pack.gtin, pack.lot, pack.serial),
+      ...(pack.cn ? { cn: pack.cn } : {}),
+      product: {
+        gtin: product.gtin,
+        name: product.name,
+        ...(product.nameEn ? { nameEn: product.nameEn } : {}),
+        approvalNumber: product.approvalNumber,
+        dosageForm: product.dosageForm,
+        strength: product.strength,
+        storage: product.storage,
+        maker: nameOf(product.maker),
+      },
+      batch: { lot: batch.lot, manufactured: batch.manufactured, expires: batch.expires, ...(batch.recall ? { recall: { reason: batch.recall.reason, at: batch.recall.at } } : {}) },
+      status: pack.status,
+      holder: nameOf(pack.holder),
+      // The patient's pseudonymous id is never shown; only that and when the pack was dispensed.
+      ...(pack.dispensed ? { dispensedAt: pack.dispensed.at } : {}),
+      custody: events.map((e) => ({
+        event: e.id,
+        bizStep: e.bizStep,
+        time: e.eventTime,
+        institution: nameOf(e.institution),
+        ...(e.to ? { to: nameOf(e.to) } : {}),
+        ...(e.location ? { location: e.location } : {}),
+        txId: e.txId,
+        height: e.height,
+      })),
+      coldChain: shipments.map((s) => {
+        const minC = s.sensors?.minC ?? NaN;
+        const maxC = s.sensors?.maxC ?? NaN;
+        return { shipment: s.id, from: nameOf(s.from), to: nameOf(s.to), minC, maxC, excursion: minC < product.storage.minC || maxC > product.storage.maxC };
+      }),
+      ...(pack.released ? { release: { at: pack.released.at, note: pack.released.note } } : {}),
+      proof: this.node.ledger.proof(latest.txId),
+    };
+  }
+
+  private async report(code: string, finding: Warning): Promise<void> {
+    const key = `${code}|${finding}`;
+    const now = Date.now();
+    if ((this.reported.get(key) ?? 0) > now - REPORT_WINDOW_MS) return;
+    this.reported.set(key, now);
+    if (this.reported.size > 100_000) this.reported.clear();
+    try {
+      await this.submit(this.node.config.identity.did, this.nodeSigner, 'reportScan', { code: code.slice(0, 200), finding });
+    } catch (err) {
+      this.node.logger.warn({ err: (err as Error).message, code, finding }, 'could not report a suspicious scan');
+    }
+  }
+}
+
+/** A commissioning ObjectEvent as `drugs.commission` input: one GTIN, the lot from ILMD, explicit serials. */
+function commissionArgs(event: Record<string, unknown>): Record<string, unknown> {
+  const epcs = (event['epcList'] as string[] | undefined) ?? [];
+  if (epcs.length === 0 || epcs.length > 1000) throw new CodedError('INVALID_EPCIS', 'a commissioning event lists 1-1,000 EPCs (use drugs.commission for bulk ranges)');
+  const codes = epcs.map((e) => parseEpc(e));
+  const gtins = new Set(codes.map((c) => (c.kind === 'sgtin' ? c.gtin : '')));
+  if (gtins.size !== 1 || gtins.has('')) throw new CodedError('INVALID_EPCIS', 'a commissioning event commissions SGTINs of one product');
+  const lot = (event['ilmd'] as Record<string, unknown> | undefined)?.['cbvmda:lotNumber'];
+  if (typeof lot !== 'string') throw new CodedError('INVALID_EPCIS', 'commissioning needs ilmd cbvmda:lotNumber');
+  return {
+    gtin: [...gtins][0],
+    lot,
+    serials: codes.map((c) => (c as { serial: string }).serial),
+    eventTime: event['eventTime'],
+  };
+}
