@@ -117,6 +117,11 @@ export class DrugService {
       } catch (err) {
         const e = err as CodedError;
         results.push({ index, status: 'error', code: e.code ?? 'INTERNAL', message: e.message });
+        // A second dispense of one pack is the signature of diversion (回流药): the regulator hears of it.
+        if (e.code === 'ALREADY_DISPENSED') {
+          const epc = ((raw['epcList'] as string[] | undefined) ?? [])[0];
+          if (epc) await this.report(codeKey(parseEpc(epc)), 'already-dispensed');
+        }
       }
     }
     return results;
@@ -197,6 +202,21 @@ export class DrugService {
       ...(pack.released ? { release: { at: pack.released.at, note: pack.released.note } } : {}),
       proof: this.node.ledger.proof(latest.txId),
     };
+  }
+
+  /** Stock at a holder with expiry and recall flags; `expiringWithinDays` marks what expires soon. */
+  inventory(holder: string, expiringWithinDays = 90): Array<Record<string, unknown>> {
+    const today = dayOf(this.node.ledger.head().time);
+    const horizon = dayOf(Date.parse(`${today}T00:00:00+08:00`) + expiringWithinDays * 86_400_000);
+    const stock = this.q<Array<{ gtin: string; lot: string; active: number; expires: string; recalled: boolean }>>('inventory', { holder });
+    return stock.map((s) => ({ ...s, expired: s.expires < today, expiringSoon: s.expires >= today && s.expires <= horizon }));
+  }
+
+  /** For the regulator: suspicious scans (suspected counterfeits and diversions) and recalled stock still held. */
+  regulatorReport(): { suspicious: unknown[]; recalledInStock: Array<{ gtin: string; lot: string; reason: string; holders: Record<string, number> }> } {
+    const suspicious = this.q<unknown[]>('scanReports', { limit: 10_000 });
+    const recalledInStock = this.q<Array<{ gtin: string; lot: string; reason: string; holders: Record<string, number> }>>('recalledStock', {});
+    return { suspicious, recalledInStock };
   }
 
   private async report(code: string, finding: Warning): Promise<void> {

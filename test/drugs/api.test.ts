@@ -112,6 +112,23 @@ describe('drugs over HTTP', () => {
     expect(bad.json()).toMatchObject({ code: 'INVALID_CODE' });
   });
 
+  it('a second dispense is refused and reported; stock and the regulator report show what matters', async () => {
+    const twice = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1002)]), 'medchain:patientId': PID }));
+    expect(twice.body.results[0]).toMatchObject({ code: 'ALREADY_DISPENSED' });
+    const get = async (as: Identity, url: string) => {
+      const res = await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(as, 'GET', url) } });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const stock = await get(chain.people.pharmacist, `/v1/drugs/inventory?holder=${PHARMACY}&expiringWithinDays=3650`);
+    expect(stock.body).toEqual([expect.objectContaining({ gtin: INSULIN, lot: LOT, active: 2, recalled: true, expired: false, expiringSoon: true })]);
+    expect((await get(chain.people.dist, `/v1/drugs/inventory?holder=${PHARMACY}`)).status).toBe(403);
+    const report = await get(chain.people.regulator, '/v1/drugs/reports/regulator');
+    expect(report.status).toBe(200);
+    expect(report.body.recalledInStock).toEqual([expect.objectContaining({ lot: LOT, holders: { [PHARMACY]: 2, [MAKER]: 47 } })]);
+    expect(report.body.suspicious.map((r: { finding: string }) => r.finding)).toContain('already-dispensed');
+    expect((await get(chain.people.pharmacist, '/v1/drugs/reports/regulator')).status).toBe(403);
+  });
+
   it('events can be queried by step, location and time', async () => {
     const url = `/epcis/events?bizStep=receiving&GE_eventTime=${encodeURIComponent('2026-01-01T00:00:00+08:00')}`;
     const res = await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(chain.people.dist, 'GET', url) } });

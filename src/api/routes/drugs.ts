@@ -139,6 +139,35 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     }),
   );
 
+  const staffOf = (did: string) => node.query('identity', 'resolveKey', { did }) as { kind: string; institution?: string; subject: string };
+  const isOverseer = (key: { kind: string; institution?: string; subject: string }) =>
+    key.kind === 'staff' && (node.query('identity', 'staff', { institution: key.institution, staffId: key.subject }) as { roles: string[] }).roles.some((r) => r === 'regulator' || r === 'auditor');
+
+  app.get(
+    '/v1/drugs/inventory',
+    {
+      schema: {
+        tags,
+        summary: "Stock at a holder per product and batch, with expired, expiring-soon and recalled flags (the holder's staff, the regulator)",
+        querystring: Type.Object({ holder: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' }), expiringWithinDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) }),
+      },
+    },
+    handle(async (request) => {
+      const key = staffOf(user(request).did);
+      const q = request.query as { holder: string; expiringWithinDays?: number };
+      if (key.institution !== q.holder && !isOverseer(key)) throw new CodedError('FORBIDDEN', "stock is seen by the holder's own staff and the regulator");
+      return drugs.inventory(q.holder, q.expiringWithinDays);
+    }),
+  );
+  app.get(
+    '/v1/drugs/reports/regulator',
+    { schema: { tags, summary: 'Suspected counterfeits and diversions (suspicious scans) and recalled stock still held: for the regulator and auditors' } },
+    handle(async (request) => {
+      if (!isOverseer(staffOf(user(request).did))) throw new CodedError('FORBIDDEN', 'for the regulator and auditors');
+      return drugs.regulatorReport();
+    }),
+  );
+
   app.post(
     '/epcis/capture',
     { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing' } },

@@ -332,6 +332,23 @@ export const drugsContract: ContractDef = {
       run: (ctx, { finding, limit }) =>
         (finding ? ctx.state.byIndex<ScanReport>('scanReports', finding, { limit: limit ?? 1000 }) : ctx.state.range<ScanReport>('drug/scan/', { limit: limit ?? 1000 })).map((e) => e.value),
     }),
+    recalledStock: query({
+      description: 'Recalled batches and who still holds packs of them.',
+      input: Type.Object({}, { additionalProperties: false }),
+      run: (ctx) =>
+        ctx.state
+          .range<Batch>('drug/batch/', { limit: 100_000 })
+          .map((e) => e.value)
+          .filter((b) => b.recall)
+          .map((b) => {
+            const holders: Record<string, number> = {};
+            for (const { value: p } of ctx.state.byIndex<Pack>('packsByBatch', `${b.gtin}/${b.lot}`, { limit: 5_000_000 })) {
+              if (p.status === 'active' || p.status === 'in_transit') holders[p.holder] = (holders[p.holder] ?? 0) + 1;
+            }
+            return { gtin: b.gtin, lot: b.lot, reason: b.recall!.reason, holders };
+          })
+          .filter((r) => Object.keys(r.holders).length > 0),
+    }),
     today: query({ input: Type.Object({}, { additionalProperties: false }), run: (ctx) => dayOf(ctx.block.time) }),
   },
 };
