@@ -4,3 +4,4 @@ export { demoPeople, type DemoPerson } from './people.js';
 export { seedDemo, DemoActor } from './seed.js';
 export { seedDemoRecords, type DemoStories } from './seed-records.js';
 export { demoClinicalRecords, type DemoClinicalRecord } from './clinical-records.js';
+export { seedDemoDrugs, DEMO_PRODUCTS, DEMO_GLN, type DemoDrugStories } from './seed-drugs.js';

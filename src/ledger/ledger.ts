@@ -262,7 +262,7 @@ export class Ledger extends EventEmitter {
     const tx = this.store.getTx(txId);
     if (!tx) throw new CodedError(LedgerCodes.NOT_FOUND, `no transaction ${txId}`);
     const block = this.store.getBlock(tx.height)!;
-    const ids = this.store.blockTxs(tx.height).map((t) => Buffer.from(t.id, 'hex'));
+    const ids = this.store.blockTxIds(tx.height);
     return {
       txId,
       height: tx.height,

@@ -117,6 +117,7 @@ export class SqliteStore implements StateReader {
         'SELECT height, idx, id, body, result, sig_ok FROM txs WHERE id = ? ORDER BY sig_ok DESC, height, idx LIMIT 1',
       ),
       hasTx: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM txs WHERE id = ? AND sig_ok = 1 LIMIT 1'),
+      txIdsOfBlock: db.prepare<[number], { id: Buffer }>('SELECT id FROM txs WHERE height = ? ORDER BY idx'),
       txsOfBlock: db.prepare<[number], TxRow>(
         'SELECT height, idx, id, body, result, sig_ok FROM txs WHERE height = ? ORDER BY idx',
       ),
@@ -191,6 +192,11 @@ export class SqliteStore implements StateReader {
   getBlock(height: number): { hash: string; header: BlockHeader; headerText: string } | undefined {
     const row = this.stmts.getBlock.get(height);
     return row ? { hash: row.hash, header: JSON.parse(row.header) as BlockHeader, headerText: row.header } : undefined;
+  }
+
+  /** The ids of a block's txs in order (for inclusion proofs, without reading bodies). */
+  blockTxIds(height: number): Buffer[] {
+    return this.stmts.txIdsOfBlock.all(height).map((r) => r.id);
   }
 
   blockTxs(height: number): StoredTx[] {

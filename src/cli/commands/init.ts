@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { Command } from 'commander';
 import { assertGenesis, type Genesis } from '../../contracts/identity/index.js';
 import { readKeyFile } from '../../crypto/index.js';
-import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoHostedInstitutions, demoIdentity, seedDemo, seedDemoRecords } from '../../demo/index.js';
+import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoHostedInstitutions, demoIdentity, seedDemo, seedDemoDrugs, seedDemoRecords } from '../../demo/index.js';
 import { CodedError } from '../../ledger/index.js';
 import { createNode, DEFAULT_SETTINGS, readGenesis, writeDataDir, type NodeSettings } from '../../node/index.js';
 import { fail, print } from '../output.js';
@@ -42,6 +42,7 @@ export async function initDemo(dataDir: string, options: { port?: number; quiet?
     };
     const { people } = await seedDemo(node, progress);
     await seedDemoRecords(node, people, progress);
+    await seedDemoDrugs(node, people, progress);
     // Synthetic personal data stays off the ledger, beside it, as an institution's own records would.
     mkdirSync(join(dataDir, 'demo'), { recursive: true });
     writeFileSync(join(dataDir, 'demo', 'people.json'), JSON.stringify(people, null, 2) + '\n');
