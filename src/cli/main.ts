@@ -6,6 +6,7 @@ import { registerRemote } from './commands/remote.js';
 import { registerStart } from './commands/start.js';
 import { registerVerify } from './commands/verify.js';
 import { registerRecords } from './commands/records.js';
+import { registerDrugs } from './commands/drugs.js';
 
 /** The `medchain` command line. */
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerRemote(program);
   registerRecords(program);
+  registerDrugs(program);
   registerBench(program);
   return program;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, runCli, startNodeProcess, type NodeProcess } from '../helpers/cli-process.js';
+import { DEMO_PRODUCTS } from '../../src/demo/index.js';
 
 /** The `medchain` command line, run as a real process against a real node. */
 
@@ -74,6 +75,30 @@ describe('medchain CLI', () => {
     const nobody = await runCli(['access', 'log', ...li, '--patient', p.patientId, ...url]);
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toContain('FORBIDDEN');
+  });
+
+  it('drugs: batch, bulk commission, EPCIS capture, verify and QR from the command line', async () => {
+    const url = ['--url', node.url];
+    const maker = ['--as', 'qa-lin-tao@huakang-pharma'];
+    const amoxicillin = DEMO_PRODUCTS[0].gtin;
+    const batch = await runCli(['drugs', 'batch', ...maker, '--gtin', amoxicillin, '--lot', 'CLI01', '--manufactured', '2026-05-01', '--expires', '2028-05-01', ...url]);
+    expect(batch.code, batch.stderr).toBe(0);
+    const commissioned = await runCli(['drugs', 'commission', ...maker, '--gtin', amoxicillin, '--lot', 'CLI01', '--first', '500000', '--count', '2000', ...url]);
+    expect(commissioned.code, commissioned.stderr).toBe(0);
+    expect(JSON.parse(commissioned.stdout).result.result).toMatchObject({ count: 2000 });
+    const good = await runCli(['drugs', 'verify', `(01)${amoxicillin}(10)CLI01(21)500001`, ...url]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ found: true, verdict: 'ok' });
+    const fake = await runCli(['drugs', 'verify', `https://id.gs1.org/01/${amoxicillin}/21/424242`, ...url]);
+    expect(fake.code).toBe(2);
+    const svg = join(root, 'pack.svg');
+    expect((await runCli(['drugs', 'qr', `sgtin:${amoxicillin}.500001`, '--out', svg, ...url])).code).toBe(0);
+    expect(readFileSync(svg, 'utf8')).toContain('<svg');
+    const bad = join(root, 'bad-epcis.json');
+    writeFileSync(bad, JSON.stringify({ type: 'EPCISDocument', schemaVersion: '2.0', creationDate: '2026-06-01T08:00:00+08:00', epcisBody: { eventList: [{ type: 'ObjectEvent', action: 'JUMP' }] } }));
+    const rejected = await runCli(['drugs', 'capture', bad, ...maker, ...url]);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toContain('INVALID_EPCIS');
   });
 
   it('init refuses to overwrite an initialized data directory', async () => {

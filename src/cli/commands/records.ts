@@ -16,14 +16,14 @@ import { createProgress } from '../progress.js';
 
 const DEFAULT_URL = process.env['MEDCHAIN_URL'] ?? 'http://127.0.0.1:8080';
 
-interface ActorOptions {
+export interface ActorOptions {
   key?: string;
   as?: string;
   url: string;
   passphraseFile?: string;
 }
 
-async function actingIdentity(opts: ActorOptions): Promise<Identity> {
+export async function actingIdentity(opts: ActorOptions): Promise<Identity> {
   if (opts.key && opts.as) throw new CodedError('USAGE', 'give --key or --as, not both');
   if (opts.key) return readKeyFile(opts.key, resolvePassphrase(opts));
   if (opts.as) return demoIdentity(opts.as);
@@ -72,7 +72,7 @@ function* resourcesIn(path: string): Generator<{ source: string; resource: unkno
   }
 }
 
-const actorOptions = (cmd: Command) =>
+export const actorOptions = (cmd: Command) =>
   cmd
     .option('--key <file>', 'key file of the acting person')
     .option('--as <handle>', 'demo person handle (demo consortium only)')
@@ -233,7 +233,7 @@ export function registerRecords(program: Command): void {
   });
 }
 
-async function submitAs(opts: ActorOptions, contract: string, method: string, args: unknown): Promise<unknown> {
+export async function submitAs(opts: ActorOptions, contract: string, method: string, args: unknown): Promise<unknown> {
   const identity = await actingIdentity(opts);
   const { chain } = (await callApi(opts.url, '/v1/status')) as { chain: string };
   return callApi(opts.url, '/v1/txs', { body: signTx({ chain, contract, method, args }, identity.did, new Ed25519Signer(identity.signing.seed)) });
