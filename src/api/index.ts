@@ -11,6 +11,7 @@ import { FHIR_BODY_LIMIT, fhirRoutes } from './routes/fhir.js';
 import { installSignedBodyParser } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
+import { oversightRoutes } from './routes/oversight.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -51,6 +52,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
         { name: 'operations', description: 'Status, health and metrics' },
         { name: 'fhir', description: 'FHIR R4 facade: records, consent-checked and logged reads, search, $everything, erasure, AuditEvent and Consent' },
         { name: 'records', description: 'Record proofs and patients\' correction and erasure requests' },
+        { name: 'oversight', description: 'Regulator oversight without patient data: access statistics and anomalies' },
         { name: 'drugs', description: 'Drug traceability: GS1 Digital Link resolver, verification, QR codes, EPCIS 2.0 capture and query' },
       ],
     },
@@ -67,6 +69,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     installSignedBodyParser(scope, FHIR_BODY_LIMIT);
     recordRoutes(scope, node.records);
     drugRoutes(scope, node, node.drugs);
+    oversightRoutes(scope, node.oversight);
   });
   await app.ready();
   return app;

@@ -20,6 +20,7 @@ import {
 import { createMetrics } from './metrics.js';
 import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
+import { OversightService } from '../oversight/service.js';
 import { VaultStore } from '../vault/index.js';
 
 export interface NodeConfig {
@@ -69,6 +70,8 @@ export interface MedchainNode {
   readonly records: RecordService;
   /** Drug traceability: EPCIS capture and public verification. */
   readonly drugs: DrugService;
+  /** Regulator oversight: access statistics and anomalies without patient data. */
+  readonly oversight: OversightService;
   submit(signedTx: unknown): Promise<Receipt>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
@@ -143,6 +146,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
   let records!: RecordService;
   let drugs!: DrugService;
+  let oversight!: OversightService;
   const node: MedchainNode = {
     config,
     ledger,
@@ -151,6 +155,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
     get drugs() {
       return drugs;
+    },
+    get oversight() {
+      return oversight;
     },
     runtime,
     metrics: registry,
@@ -190,6 +197,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   };
   records = new RecordService(node, vaults);
   drugs = new DrugService(node, (user) => records.relayIdentityFor(user));
+  oversight = new OversightService(node, config.now);
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;
