@@ -12,6 +12,7 @@ import { installSignedBodyParser } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
 import { oversightRoutes } from './routes/oversight.js';
+import { patientRoutes } from './routes/patients.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -70,6 +71,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     recordRoutes(scope, node.records);
     drugRoutes(scope, node, node.drugs);
     oversightRoutes(scope, node.oversight);
+    patientRoutes(scope, node.patients);
   });
   await app.ready();
   return app;

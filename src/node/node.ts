@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.js';
 import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
 import { OversightService } from '../oversight/service.js';
+import { PatientDirectory } from '../records/patient-directory.js';
 import { VaultStore } from '../vault/index.js';
 
 export interface NodeConfig {
@@ -72,6 +73,8 @@ export interface MedchainNode {
   readonly drugs: DrugService;
   /** Regulator oversight: access statistics and anomalies without patient data. */
   readonly oversight: OversightService;
+  /** Clinicians' patient search over in-memory name indexes of the hosted vaults. */
+  readonly patients: PatientDirectory;
   submit(signedTx: unknown): Promise<Receipt>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
@@ -147,6 +150,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   let records!: RecordService;
   let drugs!: DrugService;
   let oversight!: OversightService;
+  let patients!: PatientDirectory;
   const node: MedchainNode = {
     config,
     ledger,
@@ -158,6 +162,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
     get oversight() {
       return oversight;
+    },
+    get patients() {
+      return patients;
     },
     runtime,
     metrics: registry,
@@ -198,6 +205,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   records = new RecordService(node, vaults);
   drugs = new DrugService(node, (user) => records.relayIdentityFor(user));
   oversight = new OversightService(node, config.now);
+  patients = new PatientDirectory(node, records);
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;
