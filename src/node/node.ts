@@ -22,6 +22,7 @@ import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
 import { OversightService } from '../oversight/service.js';
 import { PatientDirectory } from '../records/patient-directory.js';
+import { AccessRequestService } from '../records/access-requests.js';
 import { VaultStore } from '../vault/index.js';
 
 export interface NodeConfig {
@@ -75,6 +76,8 @@ export interface MedchainNode {
   readonly oversight: OversightService;
   /** Clinicians' patient search over in-memory name indexes of the hosted vaults. */
   readonly patients: PatientDirectory;
+  /** Clinicians' access requests to patients, and the patients' decisions. */
+  readonly accessRequests: AccessRequestService;
   submit(signedTx: unknown): Promise<Receipt>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
@@ -151,6 +154,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   let drugs!: DrugService;
   let oversight!: OversightService;
   let patients!: PatientDirectory;
+  let accessRequests!: AccessRequestService;
   const node: MedchainNode = {
     config,
     ledger,
@@ -165,6 +169,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
     get patients() {
       return patients;
+    },
+    get accessRequests() {
+      return accessRequests;
     },
     runtime,
     metrics: registry,
@@ -206,6 +213,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   drugs = new DrugService(node, (user) => records.relayIdentityFor(user));
   oversight = new OversightService(node, config.now);
   patients = new PatientDirectory(node, records);
+  accessRequests = new AccessRequestService(node, records);
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;

@@ -97,6 +97,30 @@ export class RecordService {
     return this.node.query(contract, name, args) as T;
   }
 
+  /** Relays a signed user request as a tx of `contract.method` through the user's institution's node (other services' writes). */
+  async relay<T>(user: UserRequest, contract: string, method: string, args: Record<string, unknown>): Promise<T> {
+    return this.submit<T>(this.relayFor(user), contract, method, { ...args, onBehalfOf: user });
+  }
+
+  /** The hosted institution whose node relays this user's requests. */
+  relayInstitution(user: UserRequest): string {
+    return this.relayFor(user).id;
+  }
+
+  /** Encrypts a small text into a hosted custodian's vault for the custodian and the patient's keys (e.g. a request's message). */
+  async seal(custodian: string, object: string, text: string, patientId: string): Promise<void> {
+    await this.vaultOf(custodian).vault.put(object, Buffer.from(text), this.recipients(custodian, patientId));
+  }
+
+  async unseal(custodian: string, object: string): Promise<string> {
+    const h = this.vaultOf(custodian);
+    return (await h.vault.read(object, { privateKey: h.node.agreement.privateKey, publicKey: h.node.agreement.publicKey })).toString('utf8');
+  }
+
+  discardSealed(custodian: string, object: string): void {
+    this.vaultOf(custodian).vault.discard(object);
+  }
+
   /** The node identity that relays a user's request here (also used by the drug service). */
   relayIdentityFor(user: UserRequest): Identity {
     return this.relayFor(user).node;
