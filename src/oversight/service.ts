@@ -3,6 +3,7 @@ import { isCalendarDay, MAX_STATS_DAYS, OVERSIGHT_THRESHOLDS, oversightDay } fro
 import type { Institution, KeyRecord, Staff } from '../contracts/identity/model.js';
 import { CodedError } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
+import { summariseDrugs, type DrugsSummary } from './drugs-summary.js';
 
 /**
  * Regulator oversight without patient data: access statistics and anomalies, read from the counters and markers
@@ -96,11 +97,26 @@ export class OversightService {
     return { from: from ?? addDays(end, -(DEFAULT_WINDOW_DAYS - 1)), to: end };
   }
 
-  accessStats(did: string, from?: string, to?: string): AccessStatsReport {
-    this.assertOverseer(did, 'access-stats');
+  /** A checked window: real days, from ≤ to, at most MAX_STATS_DAYS. */
+  private checkedWindow(from?: string, to?: string): Window {
     const w = this.window(from, to);
     if (w.from > w.to) throw new CodedError('INVALID_ARGS', 'from is after to');
     if (Date.parse(w.to) - Date.parse(w.from) >= MAX_STATS_DAYS * DAY_MS) throw new CodedError('INVALID_ARGS', `a window covers at most ${MAX_STATS_DAYS} days`);
+    return w;
+  }
+
+  /** Suspected counterfeits and diversions, and recalled stock still held, summarised for the dashboard. */
+  drugs(did: string, from?: string, to?: string): DrugsSummary {
+    this.assertOverseer(did, 'drugs');
+    const w = this.checkedWindow(from, to);
+    const days: string[] = [];
+    for (let day = w.from; day <= w.to; day = addDays(day, 1)) days.push(day);
+    return summariseDrugs((name, args) => this.q('drugs', name, args), days);
+  }
+
+  accessStats(did: string, from?: string, to?: string): AccessStatsReport {
+    this.assertOverseer(did, 'access-stats');
+    const w = this.checkedWindow(from, to);
     const stored = new Map(this.q<DayStats[]>('access', 'stats', w).map((d) => [d.day, d]));
     const totals: Omit<DayStats, 'day'> = { requests: 0, counts: zero(), byInstitution: {}, byPurpose: {}, byRequesterKind: {} };
     const days: DayStats[] = [];

@@ -90,6 +90,46 @@ export const AnomaliesSchema = Type.Object(
   { $id: 'Anomalies' },
 );
 
+const Counter = Type.Record(Type.String(), Type.Integer());
+export const DrugsSummarySchema = Type.Object(
+  {
+    from: Day,
+    to: Day,
+    suspicious: Type.Object({
+      total: Type.Integer(),
+      byFinding: Type.Record(Type.String(), Type.Integer(), { description: 'unknown-code (suspected counterfeit), already-dispensed (suspected diversion), recalled, expired, temperature-excursion, destroyed' }),
+      byReporter: Type.Record(Type.String(), Type.Integer(), { description: 'by the institution whose node reported the scan' }),
+      byDay: Type.Array(Type.Object({ day: Day, total: Type.Integer(), byFinding: Counter }), { description: 'every day of the window' }),
+      recent: Type.Array(
+        Type.Object({
+          id: Type.String(),
+          code: Type.String({ description: 'the scanned pack code' }),
+          finding: Type.String(),
+          reportedBy: Type.String(),
+          at: Type.Integer(),
+          product: Type.Optional(Type.Object({ gtin: Type.String(), name: Type.String(), nameEn: Type.Optional(Type.String()) })),
+        }),
+        { description: 'the 50 most recent, newest first' },
+      ),
+    }),
+    recalls: Type.Array(
+      Type.Object({
+        gtin: Type.String(),
+        lot: Type.String(),
+        product: Type.Optional(Type.Object({ name: Type.String(), nameEn: Type.Optional(Type.String()) })),
+        reason: Type.String(),
+        recalledAt: Type.Optional(Type.Integer()),
+        recalledBy: Type.Optional(Type.String()),
+        packsHeld: Type.Integer(),
+        holders: Counter,
+      }),
+      { description: 'recalled batches with packs still held (active or in transit)' },
+    ),
+    truncated: Type.Boolean(),
+  },
+  { $id: 'DrugsOversight' },
+);
+
 const WindowQuery = Type.Object(
   { from: Type.Optional(Day), to: Type.Optional(Day) },
   { additionalProperties: false, description: 'defaults: the 30 days up to today (UTC+8); at most 366 days' },
@@ -139,6 +179,22 @@ export function oversightRoutes(app: FastifyInstance, oversight: OversightServic
     handle((request) => {
       const q = request.query as { from?: string; to?: string; limit?: number };
       return oversight.anomalies(did(request), q.from, q.to, q.limit);
+    }),
+  );
+
+  app.get(
+    '/v1/oversight/drugs',
+    {
+      schema: {
+        tags,
+        summary: 'Suspected counterfeits and diversions by finding, day and reporter, the most recent ones, and recalled stock still held; regulator staff and auditors',
+        querystring: WindowQuery,
+        response: { 200: DrugsSummarySchema, ...errorResponses },
+      },
+    },
+    handle((request) => {
+      const q = request.query as { from?: string; to?: string };
+      return oversight.drugs(did(request), q.from, q.to);
     }),
   );
 }
