@@ -138,6 +138,11 @@ describe('access requests', () => {
   });
 
   it('decline with a reason, cancel by the requester; the clinician sees every status', async () => {
+    // A decision needs no body at all.
+    const bodiless = (await ask({ resourceTypes: ['Immunization'] })).body.id;
+    const url = `/v1/patients/${PID}/access-requests/${bodiless}/decline`;
+    const plain = await app.inject({ method: 'POST', url, headers: { authorization: signUserRequest(who.patient, 'POST', url) } });
+    expect([plain.statusCode, plain.json().status]).toEqual([200, 'declined']);
     const second = (await ask({ resourceTypes: ['Condition'] })).body.id;
     const declined = await decide(who.patient, second, 'decline', { reason: 'TOO_BROAD' });
     expect(declined.body).toMatchObject({ status: 'declined', declineReason: 'TOO_BROAD' });
@@ -145,7 +150,7 @@ describe('access requests', () => {
     expect((await decide(who.drB, third, 'cancel')).body.status).toBe('cancelled');
     const mine = await call(who.drB, 'GET', '/v1/access-requests');
     expect(mine.status).toBe(200);
-    expect(Object.fromEntries(mine.body.map((r: { id: string; status: string }) => [r.id, r.status]))).toEqual({ [first]: 'approved', [second]: 'declined', [third]: 'cancelled' });
+    expect(Object.fromEntries(mine.body.map((r: { id: string; status: string }) => [r.id, r.status]))).toEqual({ [first]: 'approved', [bodiless]: 'declined', [second]: 'declined', [third]: 'cancelled' });
     expect((await call(who.drB, 'GET', '/v1/access-requests?status=approved')).body).toHaveLength(1);
     expect((await call(who.nurseB, 'GET', '/v1/access-requests')).body).toEqual([]);
   });
