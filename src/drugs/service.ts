@@ -3,7 +3,7 @@ import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
-import { dayOf, vocabulary, type Batch, type Coded, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { dayOf, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
@@ -44,6 +44,9 @@ export interface CaptureResult {
   code?: string;
   message?: string;
 }
+
+/** Most events one capture request may carry (they become as many txs as the batch limits need). */
+export const MAX_CAPTURE_EVENTS = 10_000;
 
 /** One report per code and finding per window, so a scanning loop cannot flood the ledger. */
 const REPORT_WINDOW_MS = 10 * 60 * 1000;
@@ -98,31 +101,55 @@ export class DrugService {
     if (!check.success) throw new CodedError('INVALID_EPCIS', check.errors.join('; '), { errors: check.errors });
     const events = ((doc as { epcisBody?: { eventList?: unknown[] } }).epcisBody?.eventList ?? []) as Array<Record<string, unknown>>;
     if (events.length === 0) throw new CodedError('INVALID_EPCIS', 'the document has no events');
-    if (events.length > 1000) throw new CodedError('INVALID_EPCIS', 'at most 1,000 events per capture');
+    if (events.length > MAX_CAPTURE_EVENTS) throw new CodedError('INVALID_EPCIS', `at most ${MAX_CAPTURE_EVENTS.toLocaleString('en')} events per capture`);
     const relay = this.relayFor(user);
     const relaySigner = new Ed25519Signer(relay.signing.seed);
     const results: CaptureResult[] = [];
-    for (const [index, raw] of events.entries()) {
-      const onBehalfOf = { ...user, part: index };
+    const failed = (index: number, err: unknown) => {
+      const e = err as CodedError;
+      results[index] = { index, status: 'error', code: e.code ?? 'INTERNAL', message: e.message };
+    };
+    // Commissioning events become `drugs.commission` txs; runs of other events go in `captureBatch` txs. Each tx
+    // relays the user's request as the part numbered by its first event, so no part is used twice.
+    let run: Array<{ index: number; input: Record<string, unknown>; epcs: number }> = [];
+    const flush = async () => {
+      if (run.length === 0) return;
+      const batch = run;
+      run = [];
       try {
-        const { ['medchain:patientId']: patientId, ['medchain:prescription']: prescription, ...event } = raw;
-        let out: Record<string, unknown>;
-        if (vocabulary(event['bizStep'] as string) === 'commissioning') {
-          out = await this.submit(relay.did, relaySigner, 'commission', { ...commissionArgs(event), onBehalfOf });
-        } else {
-          const dispense = typeof patientId === 'string' ? { patientId, ...(typeof prescription === 'string' ? { prescription } : {}) } : undefined;
-          out = await this.submit(relay.did, relaySigner, 'capture', { event, ...(dispense ? { dispense } : {}), onBehalfOf });
-        }
-        results.push({ index, status: 'ok', eventID: out['event'] as string });
+        const out = await this.submit(relay.did, relaySigner, 'captureBatch', { events: batch.map((b) => b.input), onBehalfOf: { ...user, part: batch[0]!.index } });
+        const outcomes = out['results'] as Array<{ event?: string; code?: string; message?: string }>;
+        batch.forEach((b, i) => {
+          const r = outcomes[i]!;
+          results[b.index] = r.event ? { index: b.index, status: 'ok', eventID: r.event } : { index: b.index, status: 'error', code: r.code!, message: r.message! };
+        });
       } catch (err) {
-        const e = err as CodedError;
-        results.push({ index, status: 'error', code: e.code ?? 'INTERNAL', message: e.message });
-        // A second dispense of one pack is the signature of diversion (回流药): the regulator hears of it.
-        if (e.code === 'ALREADY_DISPENSED') {
-          const epc = ((raw['epcList'] as string[] | undefined) ?? [])[0];
-          if (epc) await this.report(codeKey(parseEpc(epc)), 'already-dispensed');
-        }
+        for (const b of batch) failed(b.index, err);
       }
+    };
+    for (const [index, raw] of events.entries()) {
+      const { ['medchain:patientId']: patientId, ['medchain:prescription']: prescription, ...event } = raw;
+      if (vocabulary(event['bizStep'] as string) === 'commissioning') {
+        await flush();
+        try {
+          const out = await this.submit(relay.did, relaySigner, 'commission', { ...commissionArgs(event), onBehalfOf: { ...user, part: index } });
+          results[index] = { index, status: 'ok', eventID: out['event'] as string };
+        } catch (err) {
+          failed(index, err);
+        }
+        continue;
+      }
+      const dispense = typeof patientId === 'string' ? { patientId, ...(typeof prescription === 'string' ? { prescription } : {}) } : undefined;
+      const epcs = ((event['epcList'] as unknown[] | undefined)?.length ?? 0) + ((event['childEPCs'] as unknown[] | undefined)?.length ?? 0);
+      if (run.length >= MAX_BATCH_EVENTS || run.reduce((n, b) => n + b.epcs, 0) + epcs > MAX_BATCH_EPCS) await flush();
+      run.push({ index, input: { event, ...(dispense ? { dispense } : {}) }, epcs });
+    }
+    await flush();
+    // A second dispense of one pack is the signature of diversion (回流药): the regulator hears of it.
+    for (const r of results) {
+      if (r.code !== 'ALREADY_DISPENSED') continue;
+      const epc = ((events[r.index]!['epcList'] as string[] | undefined) ?? [])[0];
+      if (epc) await this.report(codeKey(parseEpc(epc)), 'already-dispensed');
     }
     return results;
   }
@@ -145,7 +172,7 @@ export class DrugService {
     const pack = coded;
     const product = this.q<Product>('product', { gtin: pack.gtin });
     const batch = this.q<Batch>('batch', { gtin: pack.gtin, lot: pack.lot });
-    const events = pack.events.map((id) => this.q<StoredEvent>('event', { id }));
+    const events = this.q<StoredEvent[]>('events', { code: pack.code, limit: 10_000 });
     const names = new Map<string, string>();
     const nameOf = (id: string) => {
       if (!names.has(id)) names.set(id, (this.node.query('identity', 'institution', { id }) as Institution).name);

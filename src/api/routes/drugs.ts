@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { sha256Hex } from '../../crypto/index.js';
-import { packDigitalLink, parseCode } from '../../gs1/codes.js';
+import { codeKey, packDigitalLink, parseCode } from '../../gs1/codes.js';
 import { CodedError } from '../../ledger/index.js';
 import type { MedchainNode } from '../../node/index.js';
 import type { DrugService, Verification, Warning } from '../../drugs/service.js';
@@ -182,7 +182,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     {
       schema: {
         tags,
-        summary: 'Query captured events by business step, disposition, location or institution and time range (consortium members)',
+        summary: 'Query captured events by code, business step, disposition, location or institution, and eventTime range [GE_eventTime, LT_eventTime) (consortium members)',
         querystring: Type.Object({
           bizStep: Type.Optional(Type.String({ maxLength: 60 })),
           disposition: Type.Optional(Type.String({ maxLength: 60 })),
@@ -198,12 +198,14 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     handle(async (request) => {
       user(request);
       const q = request.query as Record<string, string | number | undefined>;
+      let code: string | undefined;
       if (q['code']) {
-        const v = await drugs.verify(String(q['code']));
-        return { events: (v.custody ?? []).map((c) => node.query('drugs', 'event', { id: c.event })) };
+        const parsed = parseCode(String(q['code']));
+        code = parsed.kind === 'cn' ? parsed.code : codeKey(parsed);
       }
       return {
         events: node.query('drugs', 'events', {
+          ...(code ? { code } : {}),
           ...(q['bizStep'] ? { bizStep: q['bizStep'] } : {}),
           ...(q['disposition'] ? { disposition: q['disposition'] } : {}),
           ...(q['location'] ? { location: q['location'] } : {}),
