@@ -53,8 +53,8 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     };
     const maker = await enrol(MAKER, ['logistics']);
     const pharmacist = await enrol(PHARMACY, ['pharmacist']);
-    await admin(MAKER).call('registerLocation', { gln: '6901234000007', name: 'maker' });
-    await admin(PHARMACY).call('registerLocation', { gln: '6901234000021', name: 'pharmacy' });
+    await admin(MAKER).call('registerLocation', { gln: '6901234000009', name: 'maker' });
+    await admin(PHARMACY).call('registerLocation', { gln: '6901234000023', name: 'pharmacy' });
     const gtin = `0690123456001${gs1CheckDigit('0690123456001')}`;
     await maker.call('registerProduct', { gtin, approvalNumber: '国药准字H20260001', name: '阿莫西林胶囊', dosageForm: '胶囊', strength: '0.25 g', cnPrefix: '8100001', storage: { minC: 2, maxC: 30 } });
     await maker.call('registerBatch', { gtin, lot: 'L1', manufactured: '2026-01-01', expires: '2028-12-31' });
@@ -84,7 +84,7 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
           action: 'OBSERVE',
           bizStep: 'shipping',
           epcList: Array.from({ length: 10 }, (_, k) => sgtinEpc(gtin, String(1_000_000 + i * 10 + k))),
-          destinationList: [{ type: 'owning_party', destination: 'https://id.gs1.org/417/6901234000021' }],
+          destinationList: [{ type: 'owning_party', destination: 'https://id.gs1.org/417/6901234000023' }],
         },
       });
     const t1 = performance.now();

@@ -3,7 +3,7 @@ import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
-import { dayOf, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { dayOf, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
@@ -22,6 +22,10 @@ export type Warning = 'unknown-code' | 'already-dispensed' | 'recalled' | 'expir
 export interface Verification {
   code: string;
   found: boolean;
+  /** A case or pallet (SSCC) rather than a pack. */
+  kind?: 'container';
+  /** Codes directly inside a container. */
+  contents?: number;
   warnings: Warning[];
   verdict: 'ok' | 'warning' | 'danger';
   digitalLink?: string;
@@ -164,11 +168,12 @@ export class DrugService {
     }
     const lookup = parsed.kind === 'cn' ? parsed.code : codeKey(parsed);
     const coded = this.tryQ<Coded>('code', { code: lookup });
-    if (!coded || coded.kind !== 'pack') {
+    if (!coded) {
       const v: Verification = { code: lookup, found: false, warnings: ['unknown-code'], verdict: 'danger' };
       await this.report(lookup, 'unknown-code');
       return v;
     }
+    if (coded.kind === 'container') return this.verifyContainer(coded);
     const pack = coded;
     const product = this.q<Product>('product', { gtin: pack.gtin });
     const batch = this.q<Batch>('batch', { gtin: pack.gtin, lot: pack.lot });
@@ -207,7 +212,8 @@ export class DrugService {
         maker: nameOf(product.maker),
       },
       batch: { lot: batch.lot, manufactured: batch.manufactured, expires: batch.expires, ...(batch.recall ? { recall: { reason: batch.recall.reason, at: batch.recall.at } } : {}) },
-      status: pack.status,
+      // A recalled batch's packs still in the supply chain show as recalled.
+      status: batch.recall && (pack.status === 'active' || pack.status === 'in_transit') ? 'recalled' : pack.status,
       holder: nameOf(pack.holder),
       // The patient's pseudonymous id is never shown; only that and when the pack was dispensed.
       ...(pack.dispensed ? { dispensedAt: pack.dispensed.at } : {}),
@@ -228,6 +234,26 @@ export class DrugService {
       }),
       ...(pack.released ? { release: { at: pack.released.at, note: pack.released.note } } : {}),
       proof: this.node.ledger.proof(latest.txId),
+    };
+  }
+
+  /** A case or pallet (SSCC): what it holds, where it is and its custody; its packs are verified one by one. */
+  private verifyContainer(container: Container): Verification {
+    const events = this.q<StoredEvent[]>('events', { code: container.code, limit: 10_000 });
+    const nameOf = (id: string) => (this.node.query('identity', 'institution', { id }) as Institution).name;
+    const warnings: Warning[] = container.status === 'in_transit' ? ['in-transit'] : container.status === 'destroyed' ? ['destroyed'] : [];
+    const latest = events[events.length - 1];
+    return {
+      code: container.code,
+      found: true,
+      kind: 'container',
+      warnings,
+      verdict: container.status === 'destroyed' ? 'danger' : warnings.length ? 'warning' : 'ok',
+      status: container.status,
+      holder: nameOf(container.holder),
+      contents: container.children.length,
+      custody: events.map((e) => ({ event: e.id, bizStep: e.bizStep, time: e.eventTime, institution: nameOf(e.institution), ...(e.to ? { to: nameOf(e.to) } : {}), ...(e.location ? { location: e.location } : {}), txId: e.txId, height: e.height })),
+      ...(latest ? { proof: this.node.ledger.proof(latest.txId) } : {}),
     };
   }
 

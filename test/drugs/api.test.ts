@@ -38,7 +38,7 @@ beforeAll(async () => {
   chain = await setupDrugChain(node);
   const r1 = await capture(chain.people.maker, doc(epcisEvent('shipping', [pack(1000), pack(1001), pack(1002)], { ...shipTo(PHARMACY), ...temperatures(4, 6) })));
   expect(r1.body, JSON.stringify(r1.body)).toMatchObject({ captured: 1, failed: 0 });
-  const r2 = await capture(chain.people.pharmacist, doc(epcisEvent('receiving', [pack(1000), pack(1001), pack(1002)], { bizLocation: { id: 'https://id.gs1.org/414/6901234000021' } })));
+  const r2 = await capture(chain.people.pharmacist, doc(epcisEvent('receiving', [pack(1000), pack(1001), pack(1002)], { bizLocation: { id: 'https://id.gs1.org/414/6901234000023' } })));
   expect(r2.body).toMatchObject({ captured: 1 });
 });
 afterAll(async () => {
@@ -78,6 +78,8 @@ describe('drugs over HTTP', () => {
     const svg = await app.inject({ method: 'GET', url: `/v1/drugs/qr?code=${encodeURIComponent(`sgtin:${INSULIN}.1001`)}&base=https://medchain.example` });
     expect(svg.headers['content-type']).toContain('image/svg+xml');
     expect(svg.body).toContain('<svg');
+    const byCn = await app.inject({ method: 'GET', url: '/v1/drugs/qr?code=81234560000000001001&base=https://medchain.example' });
+    expect(byCn.body).toBe(svg.body); // the same pack, the same Digital Link
     const png = await app.inject({ method: 'GET', url: `/v1/drugs/qr?code=sgtin:${INSULIN}.1001&format=png` });
     expect(png.rawPayload.subarray(1, 4).toString()).toBe('PNG');
     const zh = await app.inject({ method: 'GET', url: `/01/${INSULIN}/10/${LOT}/21/1001`, headers: { 'accept-language': 'zh-CN' } });
@@ -133,7 +135,7 @@ describe('drugs over HTTP', () => {
     const url = `/epcis/events?bizStep=receiving&GE_eventTime=${encodeURIComponent('2026-01-01T00:00:00+08:00')}`;
     const res = await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(chain.people.dist, 'GET', url) } });
     expect(res.statusCode).toBe(200);
-    expect(res.json().events).toEqual([expect.objectContaining({ bizStep: 'receiving', institution: PHARMACY, location: 'https://id.gs1.org/414/6901234000021' })]);
+    expect(res.json().events).toEqual([expect.objectContaining({ bizStep: 'receiving', institution: PHARMACY, location: 'https://id.gs1.org/414/6901234000023' })]);
     void MAKER;
   });
 });

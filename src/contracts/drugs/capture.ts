@@ -4,6 +4,7 @@ import { codeKey, parseEpc, type PackCode } from '../../gs1/codes.js';
 import { cbvEventHashId } from '../../gs1/event-hash.js';
 import { ContractError, type ContractCode } from '../errors.js';
 import type { ReadState, Signer, TxContext, WriteState } from '../runtime.js';
+import { keys as idKeys } from '../identity/model.js';
 import { packOfCn, PackBook } from './book.js';
 import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from './model.js';
 
@@ -248,6 +249,7 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
     } else if (event.action === 'DELETE') {
       if (!existing) fail('UNKNOWN_CODE', `unknown code ${parentKey}`);
       requireHolder(existing, institution);
+      if (existing.status !== 'active') fail('OUT_OF_ORDER', `${parentKey} is ${existing.status}`);
       const removing = children.length ? children : existing.children;
       for (const key of removing) {
         if (!existing.children.includes(key)) fail('OUT_OF_ORDER', `${key} is not in ${parentKey}`);
@@ -315,6 +317,7 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
     case 'retail_selling': {
       if (!input.dispense) fail('INVALID_ARGS', 'dispensing names the patient (pseudonymous id) it was dispensed to');
       if (!['pharmacist', 'doctor', 'nurse'].some((r) => user.roles.includes(r))) fail('FORBIDDEN', 'dispensing is done by a pharmacist, doctor or nurse');
+      if (!state.get(idKeys.patient(input.dispense.patientId))) fail('NOT_FOUND', `no patient ${input.dispense.patientId} in the consortium`);
       for (const key of keys) {
         const pack = loadCoded(state, key);
         if (pack.kind !== 'pack') fail('INVALID_ARGS', 'packs are dispensed one by one, not containers');

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { sgtinEpc, sgtinKey } from '../../gs1/codes.js';
+import { gs1CheckDigit, isValidGtin, sgtinEpc, sgtinKey } from '../../gs1/codes.js';
 import { actingUser } from '../delegation.js';
 import { keys as idKeys, PatientId, type Institution } from '../identity/model.js';
 import { Relayed } from '../records/model.js';
@@ -33,6 +33,7 @@ const registerLocation = method({
   input: Type.Object({ gln: Gln, name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
   kinds: ['admin'],
   run(ctx, { gln }) {
+    if (gs1CheckDigit(gln.slice(0, 12)) !== Number(gln[12])) fail('INVALID_ARGS', `GLN ${gln} has a wrong check digit`);
     const owner = ctx.state.get<string>(drugKeys.partner(gln));
     if (owner && owner !== ctx.signer.institution) fail('ALREADY_EXISTS', `GLN ${gln} belongs to ${owner}`);
     ctx.state.put(drugKeys.partner(gln), ctx.signer.institution!);
@@ -60,6 +61,7 @@ const registerProduct = method({
     const user = actingUser(ctx, onBehalfOf);
     const inst = institutionOf(ctx, user);
     if (inst.type !== 'manufacturer') fail('FORBIDDEN', 'products are registered by their maker');
+    if (!isValidGtin(input.gtin)) fail('INVALID_ARGS', `GTIN ${input.gtin} has a wrong check digit`);
     if (input.storage.minC > input.storage.maxC) fail('INVALID_ARGS', 'storage minC is above maxC');
     if (ctx.state.get(drugKeys.product(input.gtin))) fail('ALREADY_EXISTS', `product ${input.gtin} exists`);
     if (input.cnPrefix && ctx.state.get(drugKeys.cnPrefix(input.cnPrefix))) fail('ALREADY_EXISTS', `Chinese code prefix ${input.cnPrefix} is taken`);
@@ -232,13 +234,14 @@ const recall = method({
 });
 
 const release = method({
-  description: "A pharmacist at the holder releases packs after a temperature excursion, with the documented reason.",
-  input: Type.Object({ codes: Type.Array(CodeKey, { minItems: 1, maxItems: 1000, uniqueItems: true }), note: Type.String({ minLength: 10, maxLength: 1000 }), ...Relayed }, { additionalProperties: false }),
+  description: "A pharmacist at the holder releases packs (keys or 20-digit codes) after a temperature excursion, with the documented reason.",
+  input: Type.Object({ codes: Type.Array(Type.Union([CodeKey, CnCode]), { minItems: 1, maxItems: 1000, uniqueItems: true }), note: Type.String({ minLength: 10, maxLength: 1000 }), ...Relayed }, { additionalProperties: false }),
   run(ctx, { codes, note, onBehalfOf }) {
     const user = actingUser(ctx, onBehalfOf);
     if (!user.roles.includes('pharmacist')) fail('FORBIDDEN', 'a pharmacist releases non-conformant packs');
     const book = new PackBook(ctx.state);
-    for (const key of codes) {
+    for (const code of codes) {
+      const key = /^\d{20}$/.test(code) ? (packOfCn(ctx.state, code) ?? fail('UNKNOWN_CODE', `unknown traceability code ${code}`)) : code;
       const pack = loadCoded(ctx.state, key);
       if (pack.kind !== 'pack' || !pack.excursion) fail('OUT_OF_ORDER', `${key} has no excursion to release`);
       if (pack.holder !== user.institution) fail('NOT_HOLDER', `${key} is held by ${pack.holder}`);
