@@ -115,7 +115,9 @@ export class DrugService {
     };
     // Commissioning events become `drugs.commission` txs; runs of other events go in `captureBatch` txs. Each tx
     // relays the user's request as the part numbered by its first event, so no part is used twice.
-    let run: Array<{ index: number; input: Record<string, unknown>; epcs: number }> = [];
+    let run: Array<{ index: number; input: Record<string, unknown>; epcs: number; bytes: number }> = [];
+    // A tx must fit the chain's size limit: the envelope and the relayed request take a few kilobytes.
+    const byteBudget = Math.max(this.node.limits.maxTxBytes - 4096, 1024);
     const flush = async () => {
       if (run.length === 0) return;
       const batch = run;
@@ -145,8 +147,12 @@ export class DrugService {
       }
       const dispense = typeof patientId === 'string' ? { patientId, ...(typeof prescription === 'string' ? { prescription } : {}) } : undefined;
       const epcs = ((event['epcList'] as unknown[] | undefined)?.length ?? 0) + ((event['childEPCs'] as unknown[] | undefined)?.length ?? 0);
-      if (run.length >= MAX_BATCH_EVENTS || run.reduce((n, b) => n + b.epcs, 0) + epcs > MAX_BATCH_EPCS) await flush();
-      run.push({ index, input: { event, ...(dispense ? { dispense } : {}) }, epcs });
+      const input = { event, ...(dispense ? { dispense } : {}) };
+      const bytes = Buffer.byteLength(JSON.stringify(input)) + 1;
+      const full =
+        run.length >= MAX_BATCH_EVENTS || run.reduce((n, b) => n + b.epcs, 0) + epcs > MAX_BATCH_EPCS || run.reduce((n, b) => n + b.bytes, 0) + bytes > byteBudget;
+      if (full) await flush();
+      run.push({ index, input, epcs, bytes });
     }
     await flush();
     // A second dispense of one pack is the signature of diversion (回流药): the regulator hears of it.

@@ -131,6 +131,21 @@ describe('drugs over HTTP', () => {
     expect((await get(chain.people.pharmacist, '/v1/drugs/reports/regulator')).status).toBe(403);
   });
 
+  it('a large document is split into as many batch txs as the size limit needs, each event still answered', async () => {
+    await node.submit(chain.actors.maker.tx('drugs', 'commission', { gtin: INSULIN, lot: LOT, serials: { first: 50_000, count: 300 }, eventTime: '2026-05-02T09:00:00+08:00' }));
+    const height = node.ledger.head().height;
+    const events = Array.from({ length: 300 }, (_, i) => epcisEvent('shipping', [pack(50_000 + i)], shipTo(DIST)));
+    events[150] = epcisEvent('shipping', [pack(777_777)], shipTo(DIST));
+    const r = await capture(chain.people.maker, doc(...events));
+    expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(201);
+    expect(r.body).toMatchObject({ captured: 299, failed: 1 });
+    expect(r.body.results[150]).toMatchObject({ index: 150, code: 'UNKNOWN_CODE' });
+    const txs = [];
+    for (let h = height + 1; h <= node.ledger.head().height; h++) txs.push(...node.ledger.store.blockTxs(h).filter((t) => JSON.parse(t.body).tx.method === 'captureBatch'));
+    expect(txs.length).toBeGreaterThan(1);
+    for (const t of txs) expect(Buffer.byteLength(t.body)).toBeLessThanOrEqual(node.limits.maxTxBytes);
+  });
+
   it('events can be queried by step, location and time', async () => {
     const url = `/epcis/events?bizStep=receiving&GE_eventTime=${encodeURIComponent('2026-01-01T00:00:00+08:00')}`;
     const res = await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(chain.people.dist, 'GET', url) } });
