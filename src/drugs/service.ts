@@ -5,7 +5,9 @@ import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
 import { dayOf, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
+import { cbvEventHashId } from '../gs1/event-hash.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
+import { inclusionProof } from '../ledger/merkle.js';
 import type { MedchainNode } from '../node/node.js';
 
 /**
@@ -58,6 +60,8 @@ const REPORT_WINDOW_MS = 10 * 60 * 1000;
 export class DrugService {
   private readonly nodeSigner: Ed25519Signer;
   private readonly reported = new Map<string, number>();
+  /** Tx ids of recently proved blocks, by height (insertion order: the oldest is dropped first). */
+  private readonly blockIds = new Map<number, Buffer[]>();
 
   constructor(
     private readonly node: MedchainNode,
@@ -239,8 +243,27 @@ export class DrugService {
         return { shipment: s.id, from: nameOf(s.from), to: nameOf(s.to), minC, maxC, excursion: minC < product.storage.minC || maxC > product.storage.maxC };
       }),
       ...(pack.released ? { release: { at: pack.released.at, note: pack.released.note } } : {}),
-      proof: this.node.ledger.proof(latest.txId),
+      proof: this.proofOf(latest.height, latest.txId),
     };
+  }
+
+  /**
+   * The inclusion proof of a tx whose block height the event row already gives: the block's tx ids (cached per
+   * height — committed blocks never change) and its header, without reading the tx body (`ledger.proof` looks the
+   * tx up by id and reads its body, up to 64 KiB for a batch).
+   */
+  private proofOf(height: number, txId: string): InclusionProof {
+    let ids = this.blockIds.get(height);
+    if (!ids) {
+      ids = this.node.ledger.store.blockTxIds(height);
+      if (this.blockIds.size >= 1024) this.blockIds.delete(this.blockIds.keys().next().value!);
+      this.blockIds.set(height, ids);
+    }
+    const wanted = Buffer.from(txId, 'hex');
+    const index = ids.findIndex((id) => id.equals(wanted));
+    const block = this.node.ledger.store.getBlock(height);
+    if (index < 0 || !block) return this.node.ledger.proof(txId);
+    return { txId, height, index, treeSize: ids.length, path: inclusionProof(ids, index).map((b) => b.toString('hex')), txRoot: block.header.txRoot, blockHash: block.hash };
   }
 
   /** A case or pallet (SSCC): what it holds, where it is and its custody; its packs are verified one by one. */
@@ -259,7 +282,7 @@ export class DrugService {
       holder: nameOf(container.holder),
       contents: container.children.length,
       custody: events.map((e) => ({ event: e.id, bizStep: e.bizStep, time: e.eventTime, institution: nameOf(e.institution), ...(e.to ? { to: nameOf(e.to) } : {}), ...(e.location ? { location: e.location } : {}), txId: e.txId, height: e.height })),
-      ...(latest ? { proof: this.node.ledger.proof(latest.txId) } : {}),
+      ...(latest ? { proof: this.proofOf(latest.height, latest.txId) } : {}),
     };
   }
 
@@ -269,6 +292,20 @@ export class DrugService {
     const horizon = dayOf(Date.parse(`${today}T00:00:00+08:00`) + expiringWithinDays * 86_400_000);
     const stock = this.q<Array<{ gtin: string; lot: string; active: number; expires: string; recalled: boolean }>>('inventory', { holder });
     return stock.map((s) => ({ ...s, expired: s.expires < today, expiringSoon: s.expires >= today && s.expires <= horizon }));
+  }
+
+  /**
+   * An event as it was captured (EPCIS 2.0 JSON, `eventID` set to its CBV 2.0 hash id), read back from the tx that
+   * anchored it; the event row holds the summary the queries use. A bulk commissioning answers with its summary
+   * (its 100,000 EPCs are a range). The patient a pack was dispensed to is never part of the event.
+   */
+  capturedEvent(id: string): Record<string, unknown> {
+    const stored = this.q<StoredEvent>('event', { id });
+    const tx = this.node.ledger.store.getTx(stored.txId);
+    const args = tx ? (JSON.parse(tx.body) as { tx: { method: string; args: { event?: unknown; events?: Array<{ event: unknown }> } } }).tx : undefined;
+    const candidates = args?.method === 'capture' ? [args.args.event] : args?.method === 'captureBatch' ? (args.args.events ?? []).map((e) => e.event) : [];
+    const event = candidates.find((e) => cbvEventHashId(e) === id) as Record<string, unknown> | undefined;
+    return event ? { ...event, eventID: id } : { ...stored, eventID: id };
   }
 
   /** For the regulator: suspicious scans (suspected counterfeits and diversions) and recalled stock still held. */

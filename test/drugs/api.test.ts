@@ -151,6 +151,12 @@ describe('drugs over HTTP', () => {
     const res = await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(chain.people.dist, 'GET', url) } });
     expect(res.statusCode).toBe(200);
     expect(res.json().events).toEqual([expect.objectContaining({ bizStep: 'receiving', institution: PHARMACY, location: 'https://id.gs1.org/414/6901234000023' })]);
+    // One event as it was captured, sensor readings and all, by its hash id.
+    const byCode = `/epcis/events?code=${encodeURIComponent(`(01)${INSULIN}(21)1001`)}&bizStep=shipping`;
+    const shipping = (await app.inject({ method: 'GET', url: byCode, headers: { authorization: signUserRequest(chain.people.dist, 'GET', byCode) } })).json().events[0];
+    const one = `/epcis/events/${encodeURIComponent(shipping.id)}`;
+    const captured = (await app.inject({ method: 'GET', url: one, headers: { authorization: signUserRequest(chain.people.dist, 'GET', one) } })).json();
+    expect(captured).toMatchObject({ eventID: shipping.id, bizStep: 'shipping', sensorElementList: [{ sensorReport: [{ value: 4 }, { value: 6 }] }] });
     void MAKER;
   });
 });

@@ -187,6 +187,14 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     }),
   );
   app.get(
+    '/epcis/events/:eventID',
+    { schema: { tags, summary: 'One event as captured (EPCIS 2.0 JSON), by its CBV 2.0 hash id (consortium members)', params: Type.Object({ eventID: Type.String({ maxLength: 200 }) }) } },
+    handle(async (request) => {
+      user(request);
+      return drugs.capturedEvent((request.params as { eventID: string }).eventID);
+    }),
+  );
+  app.get(
     '/epcis/events',
     {
       schema: {
