@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ssccEpc } from '../../src/gs1/codes.js';
 import type { MedchainNode } from '../../src/node/index.js';
 import { CASE, DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PATIENT, PHARMACY, setupDrugChain, shipTo, temperatures, withCheck } from '../helpers/drug-chain.js';
-import { type Actor, openTestNode, stateSnapshot } from '../helpers/test-node.js';
+import { type Actor, admin, openTestNode, stateSnapshot } from '../helpers/test-node.js';
 
 /**
  * The drugs contract beyond the happy path: both code forms everywhere, pallets of cases, batched capture with
@@ -79,6 +79,7 @@ describe('drugs: custody in depth', () => {
     // New serials, but 20-digit codes overlapping the first commissioning's range.
     expect((await run(maker, 'commission', { gtin: INSULIN, lot: LOT, serials: { first: 5000, count: 10 }, cnFirst: cn(1045), eventTime: '2026-05-03T08:00:00+08:00' })).code).toBe('DUPLICATE_CODE');
     expect((await run(maker, 'commission', { gtin: INSULIN, lot: LOT, serials: ['1010', '77'], eventTime: '2026-05-03T08:00:00+08:00' })).code).toBe('DUPLICATE_CODE');
+    expect((await node.submit(admin(MAKER).tx('drugs', 'registerLocation', { gln: '6901234000008', name: 'warehouse 2' }))).result).toMatchObject({ code: 'INVALID_ARGS' });
     expect((await run(maker, 'registerProduct', { gtin: '06901234560018', approvalNumber: '国药准字H20269999', name: 'x', dosageForm: '片剂', strength: '1 mg', storage: { minC: 2, maxC: 30 } })).code).toBe('INVALID_ARGS');
     await ok(maker, 'capture', { event: epcisEvent('shipping', [pack(1002)], shipTo(PHARMACY)) });
     await ok(pharmacist, 'capture', { event: epcisEvent('receiving', [pack(1002)]) });
