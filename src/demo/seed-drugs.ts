@@ -16,10 +16,10 @@ const DIST = 'jiuzhou-distribution';
 const PHARMACY = 'kangning-pharmacy';
 const HOSPITAL = 'qingshan-county-hospital';
 export const DEMO_GLN: Record<string, string> = {
-  [MAKER]: '6901234000007',
-  [DIST]: '6901234000014',
-  [PHARMACY]: '6901234000021',
-  [HOSPITAL]: '6901234000038',
+  [MAKER]: '6901234000009',
+  [DIST]: '6901234000016',
+  [PHARMACY]: '6901234000023',
+  [HOSPITAL]: '6901234000030',
 };
 const gtin = (body: string) => `${body}${gs1CheckDigit(body)}`;
 const sscc = (n: number) => {

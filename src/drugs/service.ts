@@ -3,9 +3,11 @@ import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
-import { dayOf, vocabulary, type Batch, type Coded, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { dayOf, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
+import { cbvEventHashId } from '../gs1/event-hash.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
+import { inclusionProof } from '../ledger/merkle.js';
 import type { MedchainNode } from '../node/node.js';
 
 /**
@@ -22,6 +24,10 @@ export type Warning = 'unknown-code' | 'already-dispensed' | 'recalled' | 'expir
 export interface Verification {
   code: string;
   found: boolean;
+  /** A case or pallet (SSCC) rather than a pack. */
+  kind?: 'container';
+  /** Codes directly inside a container. */
+  contents?: number;
   warnings: Warning[];
   verdict: 'ok' | 'warning' | 'danger';
   digitalLink?: string;
@@ -45,12 +51,17 @@ export interface CaptureResult {
   message?: string;
 }
 
+/** Most events one capture request may carry (they become as many txs as the batch limits need). */
+export const MAX_CAPTURE_EVENTS = 10_000;
+
 /** One report per code and finding per window, so a scanning loop cannot flood the ledger. */
 const REPORT_WINDOW_MS = 10 * 60 * 1000;
 
 export class DrugService {
   private readonly nodeSigner: Ed25519Signer;
   private readonly reported = new Map<string, number>();
+  /** Tx ids of recently proved blocks, by height (insertion order: the oldest is dropped first). */
+  private readonly blockIds = new Map<number, Buffer[]>();
 
   constructor(
     private readonly node: MedchainNode,
@@ -98,31 +109,61 @@ export class DrugService {
     if (!check.success) throw new CodedError('INVALID_EPCIS', check.errors.join('; '), { errors: check.errors });
     const events = ((doc as { epcisBody?: { eventList?: unknown[] } }).epcisBody?.eventList ?? []) as Array<Record<string, unknown>>;
     if (events.length === 0) throw new CodedError('INVALID_EPCIS', 'the document has no events');
-    if (events.length > 1000) throw new CodedError('INVALID_EPCIS', 'at most 1,000 events per capture');
+    if (events.length > MAX_CAPTURE_EVENTS) throw new CodedError('INVALID_EPCIS', `at most ${MAX_CAPTURE_EVENTS.toLocaleString('en')} events per capture`);
     const relay = this.relayFor(user);
     const relaySigner = new Ed25519Signer(relay.signing.seed);
     const results: CaptureResult[] = [];
-    for (const [index, raw] of events.entries()) {
-      const onBehalfOf = { ...user, part: index };
+    const failed = (index: number, err: unknown) => {
+      const e = err as CodedError;
+      results[index] = { index, status: 'error', code: e.code ?? 'INTERNAL', message: e.message };
+    };
+    // Commissioning events become `drugs.commission` txs; runs of other events go in `captureBatch` txs. Each tx
+    // relays the user's request as the part numbered by its first event, so no part is used twice.
+    let run: Array<{ index: number; input: Record<string, unknown>; epcs: number; bytes: number }> = [];
+    // A tx must fit the chain's size limit: the envelope and the relayed request take a few kilobytes.
+    const byteBudget = Math.max(this.node.limits.maxTxBytes - 4096, 1024);
+    const flush = async () => {
+      if (run.length === 0) return;
+      const batch = run;
+      run = [];
       try {
-        const { ['medchain:patientId']: patientId, ['medchain:prescription']: prescription, ...event } = raw;
-        let out: Record<string, unknown>;
-        if (vocabulary(event['bizStep'] as string) === 'commissioning') {
-          out = await this.submit(relay.did, relaySigner, 'commission', { ...commissionArgs(event), onBehalfOf });
-        } else {
-          const dispense = typeof patientId === 'string' ? { patientId, ...(typeof prescription === 'string' ? { prescription } : {}) } : undefined;
-          out = await this.submit(relay.did, relaySigner, 'capture', { event, ...(dispense ? { dispense } : {}), onBehalfOf });
-        }
-        results.push({ index, status: 'ok', eventID: out['event'] as string });
+        const out = await this.submit(relay.did, relaySigner, 'captureBatch', { events: batch.map((b) => b.input), onBehalfOf: { ...user, part: batch[0]!.index } });
+        const outcomes = out['results'] as Array<{ event?: string; code?: string; message?: string }>;
+        batch.forEach((b, i) => {
+          const r = outcomes[i]!;
+          results[b.index] = r.event ? { index: b.index, status: 'ok', eventID: r.event } : { index: b.index, status: 'error', code: r.code!, message: r.message! };
+        });
       } catch (err) {
-        const e = err as CodedError;
-        results.push({ index, status: 'error', code: e.code ?? 'INTERNAL', message: e.message });
-        // A second dispense of one pack is the signature of diversion (回流药): the regulator hears of it.
-        if (e.code === 'ALREADY_DISPENSED') {
-          const epc = ((raw['epcList'] as string[] | undefined) ?? [])[0];
-          if (epc) await this.report(codeKey(parseEpc(epc)), 'already-dispensed');
-        }
+        for (const b of batch) failed(b.index, err);
       }
+    };
+    for (const [index, raw] of events.entries()) {
+      const { ['medchain:patientId']: patientId, ['medchain:prescription']: prescription, ...event } = raw;
+      if (vocabulary(event['bizStep'] as string) === 'commissioning') {
+        await flush();
+        try {
+          const out = await this.submit(relay.did, relaySigner, 'commission', { ...commissionArgs(event), onBehalfOf: { ...user, part: index } });
+          results[index] = { index, status: 'ok', eventID: out['event'] as string };
+        } catch (err) {
+          failed(index, err);
+        }
+        continue;
+      }
+      const dispense = typeof patientId === 'string' ? { patientId, ...(typeof prescription === 'string' ? { prescription } : {}) } : undefined;
+      const epcs = ((event['epcList'] as unknown[] | undefined)?.length ?? 0) + ((event['childEPCs'] as unknown[] | undefined)?.length ?? 0);
+      const input = { event, ...(dispense ? { dispense } : {}) };
+      const bytes = Buffer.byteLength(JSON.stringify(input)) + 1;
+      const full =
+        run.length >= MAX_BATCH_EVENTS || run.reduce((n, b) => n + b.epcs, 0) + epcs > MAX_BATCH_EPCS || run.reduce((n, b) => n + b.bytes, 0) + bytes > byteBudget;
+      if (full) await flush();
+      run.push({ index, input, epcs, bytes });
+    }
+    await flush();
+    // A second dispense of one pack is the signature of diversion (回流药): the regulator hears of it.
+    for (const r of results) {
+      if (r.code !== 'ALREADY_DISPENSED') continue;
+      const epc = ((events[r.index]!['epcList'] as string[] | undefined) ?? [])[0];
+      if (epc) await this.report(codeKey(parseEpc(epc)), 'already-dispensed');
     }
     return results;
   }
@@ -137,15 +178,16 @@ export class DrugService {
     }
     const lookup = parsed.kind === 'cn' ? parsed.code : codeKey(parsed);
     const coded = this.tryQ<Coded>('code', { code: lookup });
-    if (!coded || coded.kind !== 'pack') {
+    if (!coded) {
       const v: Verification = { code: lookup, found: false, warnings: ['unknown-code'], verdict: 'danger' };
       await this.report(lookup, 'unknown-code');
       return v;
     }
+    if (coded.kind === 'container') return this.verifyContainer(coded);
     const pack = coded;
     const product = this.q<Product>('product', { gtin: pack.gtin });
     const batch = this.q<Batch>('batch', { gtin: pack.gtin, lot: pack.lot });
-    const events = pack.events.map((id) => this.q<StoredEvent>('event', { id }));
+    const events = this.q<StoredEvent[]>('events', { code: pack.code, limit: 10_000 });
     const names = new Map<string, string>();
     const nameOf = (id: string) => {
       if (!names.has(id)) names.set(id, (this.node.query('identity', 'institution', { id }) as Institution).name);
@@ -180,7 +222,8 @@ export class DrugService {
         maker: nameOf(product.maker),
       },
       batch: { lot: batch.lot, manufactured: batch.manufactured, expires: batch.expires, ...(batch.recall ? { recall: { reason: batch.recall.reason, at: batch.recall.at } } : {}) },
-      status: pack.status,
+      // A recalled batch's packs still in the supply chain show as recalled.
+      status: batch.recall && (pack.status === 'active' || pack.status === 'in_transit') ? 'recalled' : pack.status,
       holder: nameOf(pack.holder),
       // The patient's pseudonymous id is never shown; only that and when the pack was dispensed.
       ...(pack.dispensed ? { dispensedAt: pack.dispensed.at } : {}),
@@ -200,7 +243,46 @@ export class DrugService {
         return { shipment: s.id, from: nameOf(s.from), to: nameOf(s.to), minC, maxC, excursion: minC < product.storage.minC || maxC > product.storage.maxC };
       }),
       ...(pack.released ? { release: { at: pack.released.at, note: pack.released.note } } : {}),
-      proof: this.node.ledger.proof(latest.txId),
+      proof: this.proofOf(latest.height, latest.txId),
+    };
+  }
+
+  /**
+   * The inclusion proof of a tx whose block height the event row already gives: the block's tx ids (cached per
+   * height — committed blocks never change) and its header, without reading the tx body (`ledger.proof` looks the
+   * tx up by id and reads its body, up to 64 KiB for a batch).
+   */
+  private proofOf(height: number, txId: string): InclusionProof {
+    let ids = this.blockIds.get(height);
+    if (!ids) {
+      ids = this.node.ledger.store.blockTxIds(height);
+      if (this.blockIds.size >= 1024) this.blockIds.delete(this.blockIds.keys().next().value!);
+      this.blockIds.set(height, ids);
+    }
+    const wanted = Buffer.from(txId, 'hex');
+    const index = ids.findIndex((id) => id.equals(wanted));
+    const block = this.node.ledger.store.getBlock(height);
+    if (index < 0 || !block) return this.node.ledger.proof(txId);
+    return { txId, height, index, treeSize: ids.length, path: inclusionProof(ids, index).map((b) => b.toString('hex')), txRoot: block.header.txRoot, blockHash: block.hash };
+  }
+
+  /** A case or pallet (SSCC): what it holds, where it is and its custody; its packs are verified one by one. */
+  private verifyContainer(container: Container): Verification {
+    const events = this.q<StoredEvent[]>('events', { code: container.code, limit: 10_000 });
+    const nameOf = (id: string) => (this.node.query('identity', 'institution', { id }) as Institution).name;
+    const warnings: Warning[] = container.status === 'in_transit' ? ['in-transit'] : container.status === 'destroyed' ? ['destroyed'] : [];
+    const latest = events[events.length - 1];
+    return {
+      code: container.code,
+      found: true,
+      kind: 'container',
+      warnings,
+      verdict: container.status === 'destroyed' ? 'danger' : warnings.length ? 'warning' : 'ok',
+      status: container.status,
+      holder: nameOf(container.holder),
+      contents: container.children.length,
+      custody: events.map((e) => ({ event: e.id, bizStep: e.bizStep, time: e.eventTime, institution: nameOf(e.institution), ...(e.to ? { to: nameOf(e.to) } : {}), ...(e.location ? { location: e.location } : {}), txId: e.txId, height: e.height })),
+      ...(latest ? { proof: this.proofOf(latest.height, latest.txId) } : {}),
     };
   }
 
@@ -210,6 +292,20 @@ export class DrugService {
     const horizon = dayOf(Date.parse(`${today}T00:00:00+08:00`) + expiringWithinDays * 86_400_000);
     const stock = this.q<Array<{ gtin: string; lot: string; active: number; expires: string; recalled: boolean }>>('inventory', { holder });
     return stock.map((s) => ({ ...s, expired: s.expires < today, expiringSoon: s.expires >= today && s.expires <= horizon }));
+  }
+
+  /**
+   * An event as it was captured (EPCIS 2.0 JSON, `eventID` set to its CBV 2.0 hash id), read back from the tx that
+   * anchored it; the event row holds the summary the queries use. A bulk commissioning answers with its summary
+   * (its 100,000 EPCs are a range). The patient a pack was dispensed to is never part of the event.
+   */
+  capturedEvent(id: string): Record<string, unknown> {
+    const stored = this.q<StoredEvent>('event', { id });
+    const tx = this.node.ledger.store.getTx(stored.txId);
+    const args = tx ? (JSON.parse(tx.body) as { tx: { method: string; args: { event?: unknown; events?: Array<{ event: unknown }> } } }).tx : undefined;
+    const candidates = args?.method === 'capture' ? [args.args.event] : args?.method === 'captureBatch' ? (args.args.events ?? []).map((e) => e.event) : [];
+    const event = candidates.find((e) => cbvEventHashId(e) === id) as Record<string, unknown> | undefined;
+    return event ? { ...event, eventID: id } : { ...stored, eventID: id };
   }
 
   /** For the regulator: suspicious scans (suspected counterfeits and diversions) and recalled stock still held. */

@@ -76,6 +76,11 @@ export function sgtinEpc(gtin: string, serial: string): string {
   return `${GS1_RESOLVER}/01/${gtin}/21/${serial}`;
 }
 
+/** A 20-digit traceability code as an EPC URI (EPCIS requires URIs). */
+export function cnEpc(code: string): string {
+  return `urn:medchain:cn:${code}`;
+}
+
 export function ssccEpc(sscc: string): string {
   return `${GS1_RESOLVER}/00/${sscc}`;
 }
@@ -83,7 +88,8 @@ export function ssccEpc(sscc: string): string {
 /**
  * Reads any form a scanner or a person may give: a Digital Link URL (any domain), an EPC URN
  * (`urn:epc:id:sgtin:…` / `urn:epc:id:sscc:…`), a GS1 element string (`(01)…(21)…` or `01…21…`), a 20-digit
- * Chinese traceability code, a bare 18-digit SSCC, or a stored key (`sgtin:…`). Throws INVALID_CODE.
+ * Chinese traceability code (bare, or as the URI `urn:medchain:cn:{code}` that EPCIS documents need), a bare
+ * 18-digit SSCC, or a stored key (`sgtin:…`). Throws INVALID_CODE.
  */
 export function parseCode(input: string): PackCode {
   const text = input.trim();
@@ -92,6 +98,8 @@ export function parseCode(input: string): PackCode {
   let m = /^sgtin:(\d{14})\.([0-9A-Za-z]{1,20})$/.exec(text);
   if (m) return sgtin(m[1]!, m[2]!);
   if ((m = /^cn:(\d{20})$/.exec(text))) return { kind: 'cn', code: m[1]! };
+  // EPCIS documents need a URI for every EPC: a 20-digit code travels as `urn:medchain:cn:{code}`.
+  if ((m = /^urn:medchain:cn:(\d{20})$/.exec(text))) return { kind: 'cn', code: m[1]! };
   if ((m = /^sscc:(\d{18})$/.exec(text))) return sscc(m[1]!);
   if (/^https?:\/\//.test(text)) return fromDigitalLink(text);
   if ((m = /^urn:epc:id:sgtin:(\d+)\.(\d+)\.([0-9A-Za-z]{1,20})$/.exec(text))) {

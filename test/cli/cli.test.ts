@@ -99,7 +99,13 @@ describe('medchain CLI', () => {
     const rejected = await runCli(['drugs', 'capture', bad, ...maker, ...url]);
     expect(rejected.code).toBe(1);
     expect(rejected.stderr).toContain('INVALID_EPCIS');
-  });
+    const events = await runCli(['drugs', 'events', ...maker, '--code', `(01)${amoxicillin}(21)500001`, ...url]);
+    expect(events.code, events.stderr).toBe(0);
+    expect(JSON.parse(events.stdout).events.map((e: { bizStep: string }) => e.bizStep)).toEqual(['commissioning']);
+    const recalled = await runCli(['drugs', 'recall', ...maker, '--gtin', amoxicillin, '--lot', 'CLI01', '--reason', '包装标签印刷错误', ...url]);
+    expect(recalled.code, recalled.stderr).toBe(0);
+    expect(JSON.parse(recalled.stdout).result.result.holders).toEqual([{ holder: 'huakang-pharma', packs: 2000 }]);
+  }, 180_000); // eleven CLI processes: on a loaded machine each start takes seconds
 
   it('init refuses to overwrite an initialized data directory', async () => {
     const again = await runCli(['init', '--data', data, '--demo']);

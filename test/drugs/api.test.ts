@@ -38,7 +38,7 @@ beforeAll(async () => {
   chain = await setupDrugChain(node);
   const r1 = await capture(chain.people.maker, doc(epcisEvent('shipping', [pack(1000), pack(1001), pack(1002)], { ...shipTo(PHARMACY), ...temperatures(4, 6) })));
   expect(r1.body, JSON.stringify(r1.body)).toMatchObject({ captured: 1, failed: 0 });
-  const r2 = await capture(chain.people.pharmacist, doc(epcisEvent('receiving', [pack(1000), pack(1001), pack(1002)], { bizLocation: { id: 'https://id.gs1.org/414/6901234000021' } })));
+  const r2 = await capture(chain.people.pharmacist, doc(epcisEvent('receiving', [pack(1000), pack(1001), pack(1002)], { bizLocation: { id: 'https://id.gs1.org/414/6901234000023' } })));
   expect(r2.body).toMatchObject({ captured: 1 });
 });
 afterAll(async () => {
@@ -78,6 +78,8 @@ describe('drugs over HTTP', () => {
     const svg = await app.inject({ method: 'GET', url: `/v1/drugs/qr?code=${encodeURIComponent(`sgtin:${INSULIN}.1001`)}&base=https://medchain.example` });
     expect(svg.headers['content-type']).toContain('image/svg+xml');
     expect(svg.body).toContain('<svg');
+    const byCn = await app.inject({ method: 'GET', url: '/v1/drugs/qr?code=81234560000000001001&base=https://medchain.example' });
+    expect(byCn.body).toBe(svg.body); // the same pack, the same Digital Link
     const png = await app.inject({ method: 'GET', url: `/v1/drugs/qr?code=sgtin:${INSULIN}.1001&format=png` });
     expect(png.rawPayload.subarray(1, 4).toString()).toBe('PNG');
     const zh = await app.inject({ method: 'GET', url: `/01/${INSULIN}/10/${LOT}/21/1001`, headers: { 'accept-language': 'zh-CN' } });
@@ -129,11 +131,32 @@ describe('drugs over HTTP', () => {
     expect((await get(chain.people.pharmacist, '/v1/drugs/reports/regulator')).status).toBe(403);
   });
 
+  it('a large document is split into as many batch txs as the size limit needs, each event still answered', async () => {
+    await node.submit(chain.actors.maker.tx('drugs', 'commission', { gtin: INSULIN, lot: LOT, serials: { first: 50_000, count: 300 }, eventTime: '2026-05-02T09:00:00+08:00' }));
+    const height = node.ledger.head().height;
+    const events = Array.from({ length: 300 }, (_, i) => epcisEvent('shipping', [pack(50_000 + i)], shipTo(DIST)));
+    events[150] = epcisEvent('shipping', [pack(777_777)], shipTo(DIST));
+    const r = await capture(chain.people.maker, doc(...events));
+    expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(201);
+    expect(r.body).toMatchObject({ captured: 299, failed: 1 });
+    expect(r.body.results[150]).toMatchObject({ index: 150, code: 'UNKNOWN_CODE' });
+    const txs = [];
+    for (let h = height + 1; h <= node.ledger.head().height; h++) txs.push(...node.ledger.store.blockTxs(h).filter((t) => JSON.parse(t.body).tx.method === 'captureBatch'));
+    expect(txs.length).toBeGreaterThan(1);
+    for (const t of txs) expect(Buffer.byteLength(t.body)).toBeLessThanOrEqual(node.limits.maxTxBytes);
+  });
+
   it('events can be queried by step, location and time', async () => {
     const url = `/epcis/events?bizStep=receiving&GE_eventTime=${encodeURIComponent('2026-01-01T00:00:00+08:00')}`;
     const res = await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(chain.people.dist, 'GET', url) } });
     expect(res.statusCode).toBe(200);
-    expect(res.json().events).toEqual([expect.objectContaining({ bizStep: 'receiving', institution: PHARMACY, location: 'https://id.gs1.org/414/6901234000021' })]);
+    expect(res.json().events).toEqual([expect.objectContaining({ bizStep: 'receiving', institution: PHARMACY, location: 'https://id.gs1.org/414/6901234000023' })]);
+    // One event as it was captured, sensor readings and all, by its hash id.
+    const byCode = `/epcis/events?code=${encodeURIComponent(`(01)${INSULIN}(21)1001`)}&bizStep=shipping`;
+    const shipping = (await app.inject({ method: 'GET', url: byCode, headers: { authorization: signUserRequest(chain.people.dist, 'GET', byCode) } })).json().events[0];
+    const one = `/epcis/events/${encodeURIComponent(shipping.id)}`;
+    const captured = (await app.inject({ method: 'GET', url: one, headers: { authorization: signUserRequest(chain.people.dist, 'GET', one) } })).json();
+    expect(captured).toMatchObject({ eventID: shipping.id, bizStep: 'shipping', sensorElementList: [{ sensorReport: [{ value: 4 }, { value: 6 }] }] });
     void MAKER;
   });
 });

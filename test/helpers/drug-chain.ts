@@ -9,11 +9,13 @@ import { Actor, admin } from './test-node.js';
 export const MAKER = 'huakang-pharma';
 export const DIST = 'jiuzhou-distribution';
 export const PHARMACY = 'kangning-pharmacy';
-export const GLN: Record<string, string> = { [MAKER]: '6901234000007', [DIST]: '6901234000014', [PHARMACY]: '6901234000021' };
+export const GLN: Record<string, string> = { [MAKER]: '6901234000009', [DIST]: '6901234000016', [PHARMACY]: '6901234000023' };
 export const withCheck = (body: string) => `${body}${gs1CheckDigit(body)}`;
 export const INSULIN = withCheck('0690123456001');
 export const LOT = 'B2026001';
 export const CASE = withCheck('06901234000000001');
+/** A patient registered at the pharmacy (dispensing names a consortium patient). */
+export const PATIENT = 'PQRSTUVWXYZ234567ABCDEFGHIJ';
 
 export interface DrugChain {
   people: Record<'maker' | 'dist' | 'pharmacist' | 'regulator', Identity>;
@@ -49,6 +51,7 @@ export async function setupDrugChain(node: MedchainNode, commissionCount = 50): 
   const actors = { maker: new Actor(people.maker), dist: new Actor(people.dist), pharmacist: new Actor(people.pharmacist), regulator: new Actor(people.regulator) };
   const ok = async (actor: Actor, method: string, args: unknown) => expect((await node.submit(actor.tx('drugs', method, args))).result).toMatchObject({ status: 'ok' });
   for (const inst of [MAKER, DIST, PHARMACY]) await ok(admin(inst), 'registerLocation', { gln: GLN[inst], name: inst });
+  expect((await node.submit(admin(PHARMACY).tx('identity', 'registerPatient', { patientId: PATIENT }))).result).toMatchObject({ status: 'ok' });
   await ok(actors.maker, 'registerProduct', {
     gtin: INSULIN,
     approvalNumber: '国药准字S20263001',

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { sha256Hex } from '../../crypto/index.js';
-import { packDigitalLink, parseCode } from '../../gs1/codes.js';
+import { codeKey, packDigitalLink, parseCode } from '../../gs1/codes.js';
 import { CodedError } from '../../ledger/index.js';
 import type { MedchainNode } from '../../node/index.js';
 import type { DrugService, Verification, Warning } from '../../drugs/service.js';
@@ -39,7 +39,14 @@ table{border-collapse:collapse;width:100%;margin:12px 0}th,td{text-align:left;pa
 ol{padding-left:20px}li{margin:6px 0}.muted{color:#57606a;font-size:.85em;word-break:break-all}a{color:#0969da}</style></head><body>
 <div class="verdict"><h1>${escape(headline)}</h1>${v.warnings.length ? `<ul>${v.warnings.map((w) => `<li>${escape(WARNING_TEXT[w][lang])}</li>`).join('')}</ul>` : ''}</div>
 ${
-  v.found
+  v.found && v.kind === 'container'
+    ? `<table>${rows([
+        [t('箱/托盘 (SSCC)', 'Case / pallet (SSCC)'), v.code],
+        [t('内含', 'Contains'), v.contents],
+        [t('当前持有', 'Held by'), v.holder],
+        [t('状态', 'Status'), v.status],
+      ])}</table><h2>${t('流通记录', 'Custody')}</h2><ol>${(v.custody ?? []).map((c) => `<li>${escape(c.time)} · ${escape(c.institution)} · ${escape(c.bizStep)}${c.to ? ` → ${escape(c.to)}` : ''}</li>`).join('')}</ol>`
+    : v.found
     ? `<table>${rows([
         [t('药品', 'Product'), lang === 'en' && v.product?.nameEn ? v.product.nameEn : v.product?.name],
         [t('批准文号', 'Approval no.'), v.product?.approvalNumber],
@@ -131,8 +138,10 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     handle(async (request, reply) => {
       const q = request.query as { code: string; format?: 'svg' | 'png'; base?: string };
       const parsed = parseCode(q.code);
-      const pack = parsed.kind === 'sgtin' ? (node.query('drugs', 'code', { code: `sgtin:${parsed.gtin}.${parsed.serial}` }) as { gtin: string; lot: string; serial: string }) : undefined;
-      if (!pack) throw new CodedError('INVALID_CODE', 'QR codes are made for SGTIN packs');
+      if (parsed.kind === 'sscc') throw new CodedError('INVALID_CODE', 'QR codes are made for packs (an SGTIN or a 20-digit code)');
+      const found = node.query('drugs', 'code', { code: parsed.kind === 'cn' ? parsed.code : `sgtin:${parsed.gtin}.${parsed.serial}` }) as { kind: string; gtin: string; lot: string; serial: string };
+      if (found.kind !== 'pack') throw new CodedError('INVALID_CODE', 'QR codes are made for packs');
+      const pack = found;
       const url = packDigitalLink(pack.gtin, pack.lot, pack.serial, q.base ?? `${request.protocol}://${request.headers.host ?? '127.0.0.1'}`);
       if (q.format === 'png') return reply.type('image/png').send(await QRCode.toBuffer(url, { errorCorrectionLevel: 'M', margin: 2, width: 320 }));
       return reply.type('image/svg+xml').send(await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }));
@@ -178,11 +187,19 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     }),
   );
   app.get(
+    '/epcis/events/:eventID',
+    { schema: { tags, summary: 'One event as captured (EPCIS 2.0 JSON), by its CBV 2.0 hash id (consortium members)', params: Type.Object({ eventID: Type.String({ maxLength: 200 }) }) } },
+    handle(async (request) => {
+      user(request);
+      return drugs.capturedEvent((request.params as { eventID: string }).eventID);
+    }),
+  );
+  app.get(
     '/epcis/events',
     {
       schema: {
         tags,
-        summary: 'Query captured events by business step, disposition, location or institution and time range (consortium members)',
+        summary: 'Query captured events by code, business step, disposition, location or institution, and eventTime range [GE_eventTime, LT_eventTime) (consortium members)',
         querystring: Type.Object({
           bizStep: Type.Optional(Type.String({ maxLength: 60 })),
           disposition: Type.Optional(Type.String({ maxLength: 60 })),
@@ -198,12 +215,14 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     handle(async (request) => {
       user(request);
       const q = request.query as Record<string, string | number | undefined>;
+      let code: string | undefined;
       if (q['code']) {
-        const v = await drugs.verify(String(q['code']));
-        return { events: (v.custody ?? []).map((c) => node.query('drugs', 'event', { id: c.event })) };
+        const parsed = parseCode(String(q['code']));
+        code = parsed.kind === 'cn' ? parsed.code : codeKey(parsed);
       }
       return {
         events: node.query('drugs', 'events', {
+          ...(code ? { code } : {}),
           ...(q['bizStep'] ? { bizStep: q['bizStep'] } : {}),
           ...(q['disposition'] ? { disposition: q['disposition'] } : {}),
           ...(q['location'] ? { location: q['location'] } : {}),

@@ -31,6 +31,65 @@ export function registerDrugs(program: Command): void {
 
   actorOptions(
     drugs
+      .command('location')
+      .description("register a GLN (trading partner or location) of the acting admin's institution, so EPCIS events can name it")
+      .requiredOption('--gln <gln>', '13-digit GLN')
+      .requiredOption('--name <name>'),
+  ).action(async (opts: ActorOptions & { gln: string; name: string }) => {
+    try {
+      print(await submitAs(opts, 'drugs', 'registerLocation', { gln: opts.gln, name: opts.name }));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  actorOptions(
+    drugs
+      .command('recall')
+      .description('recall a batch (its maker or the regulator): every current holder is notified, dispensing is refused')
+      .requiredOption('--gtin <gtin>')
+      .requiredOption('--lot <lot>')
+      .requiredOption('--reason <text>'),
+  ).action(async (opts: ActorOptions & { gtin: string; lot: string; reason: string }) => {
+    try {
+      print(await submitAs(opts, 'drugs', 'recall', { gtin: opts.gtin, lot: opts.lot, reason: opts.reason }));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  actorOptions(
+    drugs
+      .command('events')
+      .description('query EPCIS events by code, business step, disposition, location or institution, and eventTime range')
+      .option('--code <code>', 'a pack or case code in any form, or a 20-digit code')
+      .option('--biz-step <step>')
+      .option('--disposition <disposition>')
+      .option('--location <id>')
+      .option('--institution <id>')
+      .option('--from <time>', 'ISO 8601, inclusive')
+      .option('--to <time>', 'ISO 8601, exclusive')
+      .option('--limit <n>'),
+  ).action(async (opts: ActorOptions & Record<string, string | undefined>) => {
+    try {
+      const q = new URLSearchParams();
+      const put = (name: string, value: string | undefined) => value !== undefined && q.set(name, value);
+      put('code', opts['code']);
+      put('bizStep', opts['bizStep']);
+      put('disposition', opts['disposition']);
+      put('location', opts['location']);
+      put('institution', opts['institution']);
+      put('GE_eventTime', opts['from']);
+      put('LT_eventTime', opts['to']);
+      put('limit', opts['limit']);
+      print(await callSigned(opts.url, await actingIdentity(opts), 'GET', `/epcis/events?${q.toString()}`));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  actorOptions(
+    drugs
       .command('batch')
       .description('register a batch')
       .requiredOption('--gtin <gtin>')

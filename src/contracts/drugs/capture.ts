@@ -1,21 +1,21 @@
-import { createRequire } from 'node:module';
 import { Type, type Static } from '@sinclair/typebox';
 import { CodedError } from '../../ledger/errors.js';
 import { codeKey, parseEpc, type PackCode } from '../../gs1/codes.js';
+import { cbvEventHashId } from '../../gs1/event-hash.js';
 import { ContractError, type ContractCode } from '../errors.js';
-import type { Signer, TxContext, WriteState } from '../runtime.js';
+import type { ReadState, Signer, TxContext, WriteState } from '../runtime.js';
+import { keys as idKeys } from '../identity/model.js';
+import { packOfCn, PackBook } from './book.js';
 import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from './model.js';
 
 /**
- * EPCIS 2.0 events applied to custody. One event per tx; its CBV 2.0 event hash id (computed here with GS1's
- * epcis2.js, so every peer anchors the same id) names it, and a second capture of the same event is refused.
- * Custody rules: only the holder ships, packs, dispenses or destroys; only the named recipient receives; state
- * must allow the step (no shipping what was dispensed, no receiving what was never shipped).
+ * EPCIS 2.0 events applied to custody. Each event is named by its CBV 2.0 event hash id (computed here, so every
+ * peer anchors the same id) and a second capture of the same event is refused. Custody rules: only the holder
+ * ships, packs, dispenses or destroys; only the named recipient receives; state must allow the step (no shipping
+ * what was dispensed, no receiving what was never shipped).
  */
 
-const require = createRequire(import.meta.url);
-const { eventToHashedId } = require('epcis2.js') as { eventToHashedId(event: unknown, context: unknown): string };
-export const EPCIS_CONTEXT = ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'];
+export { EPCIS_CONTEXT } from '../../gs1/event-hash.js';
 export const MAX_EPCS_PER_EVENT = 1000;
 
 export const DrugErrors = {
@@ -64,13 +64,20 @@ export function vocabulary(value: string | undefined): string {
 
 export function eventHashId(event: unknown): string {
   try {
-    return eventToHashedId(event, EPCIS_CONTEXT);
+    return cbvEventHashId(event);
   } catch (err) {
     throw new ContractError('INVALID_ARGS', `the event cannot be hashed: ${(err as Error).message}`);
   }
 }
 
-function keyOf(epc: string, state: WriteState): string {
+/** eventTime in UTC with milliseconds (what the hash id covers, and the event row's key). */
+export function utcOf(eventTime: string): string {
+  const t = Date.parse(eventTime);
+  if (!Number.isFinite(t)) fail('INVALID_ARGS', `eventTime ${eventTime} is not a date`);
+  return new Date(t).toISOString();
+}
+
+function keyOf(epc: string, state: ReadState): string {
   let code: PackCode;
   try {
     code = parseEpc(epc);
@@ -78,21 +85,21 @@ function keyOf(epc: string, state: WriteState): string {
     fail('INVALID_ARGS', err instanceof CodedError ? err.message : `bad EPC ${epc}`);
   }
   if (code.kind === 'cn') {
-    const alias = state.get<string>(drugKeys.cn(code.code));
+    const alias = packOfCn(state, code.code);
     if (!alias) fail('UNKNOWN_CODE', `unknown traceability code ${code.code}`);
     return alias;
   }
   return codeKey(code);
 }
 
-export function loadCoded(state: WriteState, key: string): Coded {
+export function loadCoded(state: ReadState, key: string): Coded {
   const row = state.get<Coded>(drugKeys.code(key));
   if (!row) fail('UNKNOWN_CODE', `unknown code ${key}`);
   return row;
 }
 
 /** Every pack under a code (itself if a pack; recursively the contents of a case or pallet). */
-export function packsUnder(state: WriteState, coded: Coded, out: Pack[] = []): Pack[] {
+export function packsUnder(state: ReadState, coded: Coded, out: Pack[] = []): Pack[] {
   if (coded.kind === 'pack') out.push(coded);
   else for (const child of coded.children) packsUnder(state, loadCoded(state, child), out);
   return out;
@@ -102,7 +109,7 @@ function requireHolder(coded: Coded, institution: string): void {
   if (coded.holder !== institution) fail('NOT_HOLDER', `${coded.code} is held by ${coded.holder}`);
 }
 
-function partyOf(state: WriteState, id: string): string {
+function partyOf(state: ReadState, id: string): string {
   const gln = /\/417\/(\d{13})$/.exec(id)?.[1] ?? /\/414\/(\d{13})$/.exec(id)?.[1] ?? /^urn:epc:id:pgln:(\d+)\.(\d*)$/.exec(id)?.slice(1).join('');
   const inst = gln ? state.get<string>(drugKeys.partner(gln)) : undefined;
   if (!inst) fail('INVALID_ARGS', `unknown trading partner ${id}`);
@@ -125,13 +132,26 @@ export function temperatures(list: unknown[] | undefined): number[] {
   return out;
 }
 
-function touch<T extends Coded>(state: WriteState, row: T, eventId: string, change: Partial<T>): void {
-  state.put(drugKeys.code(row.code), { ...row, ...change, events: [...row.events, eventId] });
+/** Records a change of a pack or container; `touched` collects what the event moved, for the event index. */
+class Changes {
+  readonly touched = new Set<string>();
+  constructor(readonly book: PackBook) {}
+  pack(key: string, change: Partial<Pack>): void {
+    const before = this.book.state.get<Pack>(drugKeys.code(key))!;
+    this.book.put(before, { ...before, ...change });
+    this.touched.add(key);
+  }
+  container(key: string, change: Partial<Container>): void {
+    const before = this.book.state.get<Container>(drugKeys.code(key))!;
+    this.book.putContainer({ ...before, ...change });
+    this.touched.add(key);
+  }
 }
 
 /** Applies a sensor record to a shipment: packs whose product's storage range was left are marked non-conformant. */
-function applySensors(state: WriteState, shipment: Shipment, temps: number[], eventId: string): Shipment {
+function applySensors(changes: Changes, shipment: Shipment, temps: number[]): Shipment {
   if (temps.length === 0) return shipment;
+  const state = changes.book.state;
   const minC = Math.min(...temps, shipment.sensors?.minC ?? Infinity);
   const maxC = Math.max(...temps, shipment.sensors?.maxC ?? -Infinity);
   const updated: Shipment = { ...shipment, sensors: { readings: (shipment.sensors?.readings ?? 0) + temps.length, minC, maxC } };
@@ -140,18 +160,14 @@ function applySensors(state: WriteState, shipment: Shipment, temps: number[], ev
     for (const pack of packsUnder(state, loadCoded(state, key))) {
       let product = products.get(pack.gtin);
       if (!product) products.set(pack.gtin, (product = state.get<Product>(drugKeys.product(pack.gtin))!));
-      if (minC < product.storage.minC || maxC > product.storage.maxC) {
-        const current = state.get<Pack>(drugKeys.code(pack.code))!;
-        state.put(drugKeys.code(pack.code), { ...current, excursion: { shipment: shipment.id, minC, maxC, allowed: product.storage } });
-      }
+      if (minC < product.storage.minC || maxC > product.storage.maxC) changes.pack(pack.code, { excursion: { shipment: shipment.id, minC, maxC, allowed: product.storage } });
     }
   }
-  void eventId;
   return updated;
 }
 
 /** Checks that a pack may be handed to a patient now. */
-export function assertDispensable(state: WriteState, pack: Pack, time: number): void {
+export function assertDispensable(state: ReadState, pack: Pack, time: number): void {
   if (pack.status === 'dispensed') fail('ALREADY_DISPENSED', `${pack.code} was already dispensed`);
   if (pack.status !== 'active') fail('OUT_OF_ORDER', `${pack.code} is ${pack.status}`);
   const batch = state.get<Batch>(drugKeys.batch(pack.gtin, pack.lot))!;
@@ -165,16 +181,24 @@ export interface CaptureInput {
   dispense?: { patientId: string; prescription?: string };
 }
 
-export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): StoredEvent {
+/**
+ * Applies one event to `state` (the tx's state or a savepoint of it) and writes its event row; throws a
+ * ContractError, having written only to `state`, when a rule refuses it.
+ */
+export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, input: CaptureInput): StoredEvent {
   const { event } = input;
-  const state = ctx.state;
   const institution = user.institution;
   if (!institution) fail('FORBIDDEN', 'events are captured by an institution');
   const id = eventHashId(event);
-  if (state.get(drugKeys.event(id))) fail('ALREADY_EXISTS', `event ${id} was already captured`);
+  const utc = utcOf(event.eventTime);
+  const eventKey = drugKeys.event(utc, id);
+  if (state.get(eventKey)) fail('ALREADY_EXISTS', `event ${id} was already captured`);
+  const book = new PackBook(state);
+  const changes = new Changes(book);
   const bizStep = vocabulary(event.bizStep);
   const stored: StoredEvent = {
     id,
+    utc,
     type: event.type,
     action: event.action,
     bizStep,
@@ -191,12 +215,21 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
   const keys = (event.epcList ?? []).map((e) => keyOf(e, state));
   if (new Set(keys).size !== keys.length) fail('INVALID_ARGS', 'an EPC appears twice in the event');
   const temps = temperatures(event.sensorElementList);
+  const finish = (codes: string[]): StoredEvent => {
+    book.flush();
+    const named = new Set(codes);
+    const touched = [...changes.touched].filter((k) => !named.has(k)).sort();
+    const row: StoredEvent = { ...stored, codes, ...(touched.length ? { touched } : {}) };
+    state.put(eventKey, row);
+    return row;
+  };
 
   if (event.type === 'AggregationEvent') {
     if (!event.parentID) fail('INVALID_ARGS', 'an aggregation event needs a parentID');
     const parentKey = keyOf(event.parentID, state);
     if (!parentKey.startsWith('sscc:')) fail('INVALID_ARGS', 'cases and pallets are identified by an SSCC');
     const children = (event.childEPCs ?? []).map((e) => keyOf(e, state));
+    if (new Set(children).size !== children.length) fail('INVALID_ARGS', 'a child EPC appears twice in the event');
     const existing = state.get<Container>(drugKeys.code(parentKey));
     if (event.action === 'ADD') {
       if (children.length === 0) fail('INVALID_ARGS', 'packing needs childEPCs');
@@ -208,28 +241,33 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
         if (child.status !== 'active') fail('OUT_OF_ORDER', `${key} is ${child.status}`);
         if (child.parent) fail('OUT_OF_ORDER', `${key} is already packed in ${child.parent}`);
         if (key === parentKey) fail('INVALID_ARGS', 'a container cannot contain itself');
-        touch(state, child, id, { parent: parentKey });
+        if (child.kind === 'pack') changes.pack(key, { parent: parentKey });
+        else changes.container(key, { parent: parentKey });
       }
-      const container: Container = existing ?? { code: parentKey, kind: 'container', holder: institution, status: 'active', children: [], events: [] };
-      state.put(drugKeys.code(parentKey), { ...container, children: [...container.children, ...children], events: [...container.events, id] });
+      const container: Container = existing ?? { code: parentKey, kind: 'container', holder: institution, status: 'active', children: [] };
+      book.putContainer({ ...container, children: [...container.children, ...children] });
     } else if (event.action === 'DELETE') {
       if (!existing) fail('UNKNOWN_CODE', `unknown code ${parentKey}`);
       requireHolder(existing, institution);
+      if (existing.status !== 'active') fail('OUT_OF_ORDER', `${parentKey} is ${existing.status}`);
       const removing = children.length ? children : existing.children;
       for (const key of removing) {
         if (!existing.children.includes(key)) fail('OUT_OF_ORDER', `${key} is not in ${parentKey}`);
-        const child = loadCoded(state, key);
-        const { parent: _p, ...rest } = child;
-        state.put(drugKeys.code(key), { ...rest, events: [...child.events, id] });
+        const { parent: _p, ...rest } = loadCoded(state, key);
+        if (rest.kind === 'pack') {
+          book.put(state.get<Pack>(drugKeys.code(key))!, rest as Pack);
+          changes.touched.add(key);
+        } else {
+          book.putContainer(rest as Container);
+          changes.touched.add(key);
+        }
       }
-      state.put(drugKeys.code(parentKey), { ...existing, children: existing.children.filter((c) => !removing.includes(c)), events: [...existing.events, id] });
+      book.putContainer({ ...existing, children: existing.children.filter((c) => !removing.includes(c)) });
     } else fail('UNSUPPORTED_EVENT', 'aggregation events ADD or DELETE');
-    state.put(drugKeys.event(id), { ...stored, codes: [parentKey, ...children] });
-    return stored;
+    return finish([parentKey, ...children]);
   }
 
   if (keys.length === 0) fail('INVALID_ARGS', 'the event names no EPCs');
-  stored.codes = keys;
   switch (bizStep) {
     case 'shipping': {
       const party = event.destinationList?.find((d) => vocabulary(d.type).endsWith('owning_party'))?.destination;
@@ -245,13 +283,13 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
         const inside = packsUnder(state, coded);
         for (const pack of inside) {
           if (pack.status !== 'active') fail('OUT_OF_ORDER', `${pack.code} is ${pack.status}`);
-          touch(state, pack, id, { status: 'in_transit', shipment: id });
+          changes.pack(pack.code, { status: 'in_transit', shipment: id });
         }
-        if (coded.kind === 'container') touch(state, state.get<Container>(drugKeys.code(key))!, id, { status: 'in_transit', shipment: id });
+        for (const c of containersUnder(state, coded)) changes.container(c, { status: 'in_transit', shipment: id });
         packs += inside.length;
       }
       let shipment: Shipment = { id, from: institution, to, sentAt: event.eventTime, codes: keys, packs, status: 'in_transit' };
-      shipment = applySensors(state, shipment, temps, id);
+      shipment = applySensors(changes, shipment, temps);
       state.put(drugKeys.shipment(id), shipment);
       Object.assign(stored, { to, shipment: id, ...(shipment.sensors ? { sensors: shipment.sensors } : {}) });
       break;
@@ -263,11 +301,11 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
         const shipment = coded.shipment ? state.get<Shipment>(drugKeys.shipment(coded.shipment)) : undefined;
         if (coded.status !== 'in_transit' || !shipment || shipment.to !== institution) fail('NOT_SHIPPED_TO_YOU', `${key} was not shipped to ${institution}`);
         shipments.set(shipment.id, shipment);
-        for (const pack of packsUnder(state, coded)) touch(state, state.get<Pack>(drugKeys.code(pack.code))!, id, { status: 'active', holder: institution });
-        if (coded.kind === 'container') touch(state, state.get<Container>(drugKeys.code(key))!, id, { status: 'active', holder: institution });
+        for (const pack of packsUnder(state, coded)) changes.pack(pack.code, { status: 'active', holder: institution });
+        for (const c of containersUnder(state, coded)) changes.container(c, { status: 'active', holder: institution });
       }
       for (let shipment of shipments.values()) {
-        shipment = applySensors(state, shipment, temps, id);
+        shipment = applySensors(changes, shipment, temps);
         // What the sender shipped and this event did not receive is recorded as missing.
         const missing = shipment.codes.filter((c) => state.get<Coded>(drugKeys.code(c))!.status === 'in_transit');
         state.put(drugKeys.shipment(shipment.id), { ...shipment, status: 'received', receivedAt: event.eventTime, ...(missing.length ? { missing } : {}) } satisfies Shipment);
@@ -279,13 +317,14 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
     case 'retail_selling': {
       if (!input.dispense) fail('INVALID_ARGS', 'dispensing names the patient (pseudonymous id) it was dispensed to');
       if (!['pharmacist', 'doctor', 'nurse'].some((r) => user.roles.includes(r))) fail('FORBIDDEN', 'dispensing is done by a pharmacist, doctor or nurse');
+      if (!state.get(idKeys.patient(input.dispense.patientId))) fail('NOT_FOUND', `no patient ${input.dispense.patientId} in the consortium`);
       for (const key of keys) {
         const pack = loadCoded(state, key);
         if (pack.kind !== 'pack') fail('INVALID_ARGS', 'packs are dispensed one by one, not containers');
         if (pack.status === 'dispensed') fail('ALREADY_DISPENSED', `${key} was already dispensed`);
         requireHolder(pack, institution);
         assertDispensable(state, pack, ctx.block.time);
-        touch(state, pack, id, {
+        changes.pack(key, {
           status: 'dispensed',
           dispensed: { patientId: input.dispense.patientId, ...(input.dispense.prescription ? { prescription: input.dispense.prescription } : {}), by: user.did, institution, at: ctx.block.time },
         });
@@ -297,8 +336,8 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
         const coded = loadCoded(state, key);
         requireHolder(coded, institution);
         if (coded.status === 'dispensed' || coded.status === 'destroyed' || coded.status === 'in_transit') fail('OUT_OF_ORDER', `${key} is ${coded.status}`);
-        for (const pack of packsUnder(state, coded)) touch(state, state.get<Pack>(drugKeys.code(pack.code))!, id, { status: 'destroyed' });
-        if (coded.kind === 'container') touch(state, state.get<Container>(drugKeys.code(key))!, id, { status: 'destroyed' });
+        for (const pack of packsUnder(state, coded)) changes.pack(pack.code, { status: 'destroyed' });
+        for (const c of containersUnder(state, coded)) changes.container(c, { status: 'destroyed' });
       }
       break;
     }
@@ -309,7 +348,7 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
         if (pack.kind !== 'pack' || pack.status !== 'dispensed' || pack.dispensed?.institution !== institution) {
           fail('OUT_OF_ORDER', `${key} was not dispensed by ${institution}`);
         }
-        touch(state, pack, id, { status: 'returned' });
+        changes.pack(key, { status: 'returned' });
       }
       break;
     }
@@ -317,6 +356,16 @@ export function applyEvent(ctx: TxContext, user: Signer, input: CaptureInput): S
       fail('UNSUPPORTED_EVENT', `bizStep ${bizStep || '(none)'} is not handled here; commissioning goes through drugs.commission`);
   }
   if (temps.length && !stored.sensors) stored.sensors = { readings: temps.length, minC: Math.min(...temps), maxC: Math.max(...temps) };
-  state.put(drugKeys.event(id), stored);
-  return stored;
+  return finish(keys);
+}
+
+/** A container and every container inside it (packs excluded). */
+function containersUnder(state: ReadState, coded: Coded, out: string[] = []): string[] {
+  if (coded.kind !== 'container') return out;
+  out.push(coded.code);
+  for (const child of coded.children) {
+    const row = loadCoded(state, child);
+    if (row.kind === 'container') containersUnder(state, row, out);
+  }
+  return out;
 }

@@ -1,17 +1,23 @@
 import { Type } from '@sinclair/typebox';
-import { sgtinEpc, sgtinKey } from '../../gs1/codes.js';
+import { gs1CheckDigit, isValidGtin, sgtinEpc, sgtinKey } from '../../gs1/codes.js';
 import { actingUser } from '../delegation.js';
 import { keys as idKeys, PatientId, type Institution } from '../identity/model.js';
 import { Relayed } from '../records/model.js';
 import { method, query, type ContractDef, type ReadState, type Signer, type TxContext } from '../runtime.js';
-import { applyEvent, eventHashId, EpcisEvent, fail, loadCoded } from './capture.js';
-import { CnCode, CodeKey, Day, dayOf, drugKeys, Gln, Gtin, Lot, type Batch, type Coded, type Pack, type Product, type ScanReport, type Shipment, type StoredEvent } from './model.js';
+import { ContractError } from '../errors.js';
+import { cnRangeTaken, PackBook, packOfCn, Savepoint } from './book.js';
+import { applyEvent, eventHashId, EpcisEvent, fail, loadCoded, utcOf } from './capture.js';
+import { CnCode, CodeKey, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type Pack, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
 
 export * from './model.js';
 export { DrugErrors, EPCIS_CONTEXT, eventHashId, temperatures, vocabulary, MAX_EPCS_PER_EVENT } from './capture.js';
 
 /** Most packs one commissioning tx creates (a production batch). */
 export const MAX_COMMISSION = 100_000;
+/** Most events one batched capture tx carries. */
+export const MAX_BATCH_EVENTS = 1000;
+/** Most EPCs all the events of one batched capture tx name together (bounds a tx's work). */
+export const MAX_BATCH_EPCS = 20_000;
 
 function institutionOf(ctx: TxContext, user: Signer): Institution {
   if (!user.institution) fail('FORBIDDEN', 'only institution staff may do this');
@@ -27,6 +33,7 @@ const registerLocation = method({
   input: Type.Object({ gln: Gln, name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
   kinds: ['admin'],
   run(ctx, { gln }) {
+    if (gs1CheckDigit(gln.slice(0, 12)) !== Number(gln[12])) fail('INVALID_ARGS', `GLN ${gln} has a wrong check digit`);
     const owner = ctx.state.get<string>(drugKeys.partner(gln));
     if (owner && owner !== ctx.signer.institution) fail('ALREADY_EXISTS', `GLN ${gln} belongs to ${owner}`);
     ctx.state.put(drugKeys.partner(gln), ctx.signer.institution!);
@@ -54,6 +61,7 @@ const registerProduct = method({
     const user = actingUser(ctx, onBehalfOf);
     const inst = institutionOf(ctx, user);
     if (inst.type !== 'manufacturer') fail('FORBIDDEN', 'products are registered by their maker');
+    if (!isValidGtin(input.gtin)) fail('INVALID_ARGS', `GTIN ${input.gtin} has a wrong check digit`);
     if (input.storage.minC > input.storage.maxC) fail('INVALID_ARGS', 'storage minC is above maxC');
     if (ctx.state.get(drugKeys.product(input.gtin))) fail('ALREADY_EXISTS', `product ${input.gtin} exists`);
     if (input.cnPrefix && ctx.state.get(drugKeys.cnPrefix(input.cnPrefix))) fail('ALREADY_EXISTS', `Chinese code prefix ${input.cnPrefix} is taken`);
@@ -106,7 +114,8 @@ const commission = method({
     const list = Array.isArray(serials) ? serials : Array.from({ length: serials.count }, (_, i) => String(serials.first + i));
     if (cnFirst && (!product.cnPrefix || !cnFirst.startsWith(product.cnPrefix))) fail('INVALID_ARGS', `Chinese codes of ${gtin} start with ${product.cnPrefix ?? '(none registered)'}`);
     const offset = cnFirst ? BigInt(cnFirst) : 0n;
-    if (cnFirst && (offset + BigInt(list.length - 1)).toString().padStart(20, '0').slice(0, 7) !== product.cnPrefix) fail('INVALID_ARGS', 'the Chinese code range leaves the product prefix');
+    const cnLast = cnFirst ? (offset + BigInt(list.length - 1)).toString().padStart(20, '0') : undefined;
+    if (cnLast && cnLast.slice(0, 7) !== product.cnPrefix) fail('INVALID_ARGS', 'the Chinese code range leaves the product prefix');
     // The event as a GS1 system would send it; its hash id is computed over every EPC.
     const event = {
       type: 'ObjectEvent',
@@ -119,20 +128,25 @@ const commission = method({
       ilmd: { 'cbvmda:lotNumber': lot },
     };
     const id = eventHashId(event);
-    if (ctx.state.get(drugKeys.event(id))) fail('ALREADY_EXISTS', `event ${id} was already captured`);
+    const utc = utcOf(eventTime);
+    if (ctx.state.get(drugKeys.event(utc, id))) fail('ALREADY_EXISTS', `event ${id} was already captured`);
+    if (cnFirst && cnRangeTaken(ctx.state, cnFirst, cnLast!)) fail('DUPLICATE_CODE', `traceability codes ${cnFirst}–${cnLast} overlap codes already issued`);
+    // One row per pack (the 20-digit codes are one range row), and one stock row for the lot.
+    const book = new PackBook(ctx.state);
     for (let i = 0; i < list.length; i++) {
       const key = sgtinKey(gtin, list[i]!);
       if (ctx.state.get(drugKeys.code(key))) fail('DUPLICATE_CODE', `${key} was already commissioned`);
       const cn = cnFirst ? (offset + BigInt(i)).toString().padStart(20, '0') : undefined;
-      if (cn) {
-        if (ctx.state.get(drugKeys.cn(cn))) fail('DUPLICATE_CODE', `traceability code ${cn} was already issued`);
-        ctx.state.put(drugKeys.cn(cn), key);
-      }
-      const pack: Pack = { code: key, kind: 'pack', gtin, serial: list[i]!, lot, ...(cn ? { cn } : {}), holder: product.maker, status: 'active', events: [id] };
-      ctx.state.put(drugKeys.code(key), pack);
+      book.put(undefined, { code: key, kind: 'pack', gtin, serial: list[i]!, lot, ...(cn ? { cn } : {}), holder: product.maker, status: 'active', commissioned: id });
+    }
+    book.flush();
+    if (cnFirst) {
+      const range: CnRange = { first: cnFirst, last: cnLast!, gtin, ...(Array.isArray(serials) ? { serials: list } : { serialFirst: serials.first }) };
+      ctx.state.put(drugKeys.cnRange(cnLast!), range);
     }
     const stored: StoredEvent = {
       id,
+      utc,
       type: 'ObjectEvent',
       action: 'ADD',
       bizStep: 'commissioning',
@@ -145,7 +159,7 @@ const commission = method({
       institution: product.maker,
       ...(Array.isArray(serials) ? { codes: list.map((s) => sgtinKey(gtin, s)) } : { range: { gtin, lot, first: serials.first, count: serials.count } }),
     };
-    ctx.state.put(drugKeys.event(id), stored);
+    ctx.state.put(drugKeys.event(utc, id), stored);
     ctx.emit('drugs.commissioned', { gtin, lot, count: list.length, event: id });
     return { event: id, count: list.length };
   },
@@ -161,9 +175,41 @@ const capture = method({
   ),
   run(ctx, { onBehalfOf, ...input }) {
     const user = actingUser(ctx, onBehalfOf);
-    const stored = applyEvent(ctx, user, input);
+    const stored = applyEvent(ctx, ctx.state, user, input);
     ctx.emit('drugs.event', { id: stored.id, bizStep: stored.bizStep, institution: stored.institution });
     return { event: stored.id, bizStep: stored.bizStep, ...(stored.shipment ? { shipment: stored.shipment } : {}) };
+  },
+});
+
+const Dispense = Type.Object({ patientId: PatientId, prescription: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$' })) }, { additionalProperties: false });
+
+const captureBatch = method({
+  description:
+    'Captures up to 1,000 EPCIS 2.0 events in order, each under the same rules as `capture`. Each event is all or nothing: a ' +
+    'refused event writes nothing and its code is in `results[i]` (recorded with the tx), the others stand.',
+  input: Type.Object(
+    { events: Type.Array(Type.Object({ event: EpcisEvent, dispense: Type.Optional(Dispense) }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_BATCH_EVENTS }), ...Relayed },
+    { additionalProperties: false },
+  ),
+  run(ctx, { events, onBehalfOf }) {
+    const epcs = events.reduce((n, { event }) => n + (event.epcList?.length ?? 0) + (event.childEPCs?.length ?? 0), 0);
+    if (epcs > MAX_BATCH_EPCS) fail('INVALID_ARGS', `a batch names at most ${MAX_BATCH_EPCS} EPCs (this one ${epcs})`);
+    const user = actingUser(ctx, onBehalfOf);
+    const results: Array<{ event: string; bizStep: string; shipment?: string } | { code: string; message: string }> = [];
+    for (const input of events) {
+      const savepoint = new Savepoint(ctx.state);
+      try {
+        const stored = applyEvent(ctx, savepoint, user, input);
+        savepoint.commit();
+        results.push({ event: stored.id, bizStep: stored.bizStep, ...(stored.shipment ? { shipment: stored.shipment } : {}) });
+      } catch (err) {
+        if (!(err instanceof ContractError)) throw err;
+        results.push({ code: err.code, message: err.message });
+      }
+    }
+    const captured = results.filter((r) => 'event' in r).length;
+    ctx.emit('drugs.events', { captured, failed: results.length - captured, institution: user.institution });
+    return { captured, failed: results.length - captured, results };
   },
 });
 
@@ -179,12 +225,8 @@ const recall = method({
     if (!regulator && user.institution !== product.maker) fail('FORBIDDEN', 'a recall is made by the maker or the regulator');
     if (batch.recall) fail('PROPOSAL_CLOSED', `batch ${lot} is already recalled`);
     ctx.state.put(drugKeys.batch(gtin, lot), { ...batch, recall: { reason, by: user.did, institution: user.institution!, at: ctx.block.time } } satisfies Batch);
-    // Holders are found through the batch index, in key order, so every peer writes the same notices.
-    const holders = new Map<string, number>();
-    for (const { value } of ctx.state.byIndex<Pack>('packsByBatch', `${gtin}/${lot}`, { limit: MAX_COMMISSION * 10 })) {
-      if (value.status === 'active' || value.status === 'in_transit') holders.set(value.holder, (holders.get(value.holder) ?? 0) + 1);
-    }
-    const listed = [...holders.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    // Holders come from the stock rows of the batch (in key order, so every peer writes the same notices).
+    const listed = holdersOf(ctx.state, gtin, lot).map((s) => [s.holder, s.active + s.inTransit] as const);
     for (const [holder, packs] of listed) ctx.state.put(drugKeys.notice(holder, ctx.tx.id), { kind: 'recall', gtin, lot, reason, packs, at: ctx.block.time });
     ctx.emit('drugs.recalled', { gtin, lot, holders: listed.map(([h]) => h) });
     return { gtin, lot, holders: listed.map(([holder, packs]) => ({ holder, packs })) };
@@ -192,17 +234,21 @@ const recall = method({
 });
 
 const release = method({
-  description: "A pharmacist at the holder releases packs after a temperature excursion, with the documented reason.",
-  input: Type.Object({ codes: Type.Array(CodeKey, { minItems: 1, maxItems: 1000, uniqueItems: true }), note: Type.String({ minLength: 10, maxLength: 1000 }), ...Relayed }, { additionalProperties: false }),
+  description: "A pharmacist at the holder releases packs (keys or 20-digit codes) after a temperature excursion, with the documented reason.",
+  input: Type.Object({ codes: Type.Array(Type.Union([CodeKey, CnCode]), { minItems: 1, maxItems: 1000, uniqueItems: true }), note: Type.String({ minLength: 10, maxLength: 1000 }), ...Relayed }, { additionalProperties: false }),
   run(ctx, { codes, note, onBehalfOf }) {
     const user = actingUser(ctx, onBehalfOf);
     if (!user.roles.includes('pharmacist')) fail('FORBIDDEN', 'a pharmacist releases non-conformant packs');
-    for (const key of codes) {
+    const book = new PackBook(ctx.state);
+    for (const code of codes) {
+      const key = /^\d{20}$/.test(code) ? (packOfCn(ctx.state, code) ?? fail('UNKNOWN_CODE', `unknown traceability code ${code}`)) : code;
       const pack = loadCoded(ctx.state, key);
       if (pack.kind !== 'pack' || !pack.excursion) fail('OUT_OF_ORDER', `${key} has no excursion to release`);
       if (pack.holder !== user.institution) fail('NOT_HOLDER', `${key} is held by ${pack.holder}`);
-      ctx.state.put(drugKeys.code(key), { ...pack, released: { by: user.did, at: ctx.block.time, note } } satisfies Pack);
+      if (pack.released) fail('OUT_OF_ORDER', `${key} was already released`);
+      book.put(pack, { ...pack, released: { by: user.did, at: ctx.block.time, note } });
     }
+    book.flush();
     return { released: codes.length };
   },
 });
@@ -225,8 +271,28 @@ const reportScan = method({
 });
 
 function packOrAlias(state: ReadState, code: string): Coded | undefined {
-  const key = /^\d{20}$/.test(code) ? state.get<string>(drugKeys.cn(code)) : code;
+  const key = /^\d{20}$/.test(code) ? packOfCn(state, code) : code;
   return key ? state.get<Coded>(drugKeys.code(key)) : undefined;
+}
+
+/** Holders with packs of a batch (active or in transit), from its stock rows, in key order. */
+function holdersOf(state: ReadState, gtin: string, lot: string): Stock[] {
+  return state.byIndex<Stock>('stockByBatch', `${gtin}/${lot}`, { limit: 10_000 }).map((e) => e.value);
+}
+
+/** Every event that touched a code, oldest first: its commissioning, then the index of events by code. */
+function eventsOf(state: ReadState, coded: Coded): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  if (coded.kind === 'pack') {
+    const commissioning = eventById(state, coded.commissioned);
+    if (commissioning) out.push(commissioning);
+  }
+  for (const { value } of state.byIndex<StoredEvent>('drugEvents', `code:${coded.code}`, { limit: 10_000 })) out.push(value);
+  return out;
+}
+
+function eventById(state: ReadState, id: string): StoredEvent | undefined {
+  return state.byIndex<StoredEvent>('drugEvents', `id:${eventDigest(id)}`, { limit: 1 })[0]?.value;
 }
 
 const Page = { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) };
@@ -235,26 +301,25 @@ export const drugsContract: ContractDef = {
   name: 'drugs',
   description: 'Drug traceability: products, batches, packs (SGTIN and 药品追溯码), EPCIS 2.0 events, custody, cold chain, recalls, scan reports.',
   indexes: [
-    {
-      name: 'packsByHolder',
-      prefix: 'drug/code/',
-      terms: (v) => {
-        const c = v as Coded;
-        return c.kind === 'pack' && (c.status === 'active' || c.status === 'in_transit') ? [c.holder] : [];
-      },
-    },
-    { name: 'packsByBatch', prefix: 'drug/code/', terms: (v) => ((v as Coded).kind === 'pack' ? [`${(v as Pack).gtin}/${(v as Pack).lot}`] : []) },
+    // Stock rows with packs in them, by batch: who holds a recalled batch.
+    { name: 'stockByBatch', prefix: 'drug/stock/', terms: (v) => ((v as Stock).active + (v as Stock).inTransit > 0 ? [`${(v as Stock).gtin}/${(v as Stock).lot}`] : []) },
     { name: 'scanReports', prefix: 'drug/scan/', terms: (v) => [(v as ScanReport).finding] },
     {
+      // Event rows are keyed by time, so every term's rows come back oldest first.
       name: 'drugEvents',
       prefix: 'drug/ev/',
       terms: (v) => {
         const e = v as StoredEvent;
-        return [`step:${e.bizStep}`, `inst:${e.institution}`, ...(e.location ? [`loc:${e.location}`] : []), ...(e.disposition ? [`disp:${e.disposition}`] : [])];
+        const terms = [`id:${eventDigest(e.id)}`, `step:${e.bizStep}`, `inst:${e.institution}`];
+        if (e.location) terms.push(`loc:${e.location}`);
+        if (e.disposition) terms.push(`disp:${e.disposition}`);
+        // Commissioning events are found from the pack row (a bulk one would otherwise index 100,000 codes).
+        if (e.bizStep !== 'commissioning') for (const code of [...(e.codes ?? []), ...(e.touched ?? [])]) terms.push(`code:${code}`);
+        return terms;
       },
     },
   ],
-  methods: { registerLocation, registerProduct, registerBatch, commission, capture, recall, release, reportScan },
+  methods: { registerLocation, registerProduct, registerBatch, commission, capture, captureBatch, recall, release, reportScan },
   queries: {
     product: query({ input: Type.Object({ gtin: Gtin }, { additionalProperties: false }), run: (ctx, { gtin }) => ctx.state.get<Product>(drugKeys.product(gtin)) ?? fail('NOT_FOUND', `no product ${gtin}`) }),
     products: query({ input: Type.Object({}, { additionalProperties: false }), run: (ctx) => ctx.state.range<Product>('drug/product/', { limit: 10_000 }).map((e) => e.value) }),
@@ -266,9 +331,12 @@ export const drugsContract: ContractDef = {
       run: (ctx, { code }) => packOrAlias(ctx.state, code) ?? fail('UNKNOWN_CODE', `unknown code ${code}`),
     }),
     events: query({
-      description: 'EPCIS events by business step, disposition, location or institution, within a time range (eventTime, ISO 8601).',
+      description:
+        'EPCIS events by code (pack, case or 20-digit code), business step, disposition, location or institution, oldest first, ' +
+        'optionally within [from, to) by eventTime (ISO 8601). Other filters narrow the first one given.',
       input: Type.Object(
         {
+          code: Type.Optional(Type.String({ maxLength: 64 })),
           bizStep: Type.Optional(Type.String({ maxLength: 60 })),
           disposition: Type.Optional(Type.String({ maxLength: 60 })),
           location: Type.Optional(Type.String({ maxLength: 200 })),
@@ -280,46 +348,51 @@ export const drugsContract: ContractDef = {
         { additionalProperties: false },
       ),
       run: (ctx, q) => {
+        const from = q.from === undefined ? undefined : utcOf(q.from);
+        const to = q.to === undefined ? undefined : utcOf(q.to);
+        const limit = q.limit ?? 1000;
+        const keep = (e: StoredEvent) =>
+          (!q.bizStep || e.bizStep === q.bizStep) &&
+          (!q.disposition || e.disposition === q.disposition) &&
+          (!q.location || e.location === q.location) &&
+          (!q.institution || e.institution === q.institution) &&
+          (from === undefined || e.utc >= from) &&
+          (to === undefined || e.utc < to);
+        if (q.code) {
+          const coded = packOrAlias(ctx.state, q.code) ?? fail('UNKNOWN_CODE', `unknown code ${q.code}`);
+          return eventsOf(ctx.state, coded).filter(keep).slice(0, limit);
+        }
         const term = q.bizStep ? `step:${q.bizStep}` : q.disposition ? `disp:${q.disposition}` : q.location ? `loc:${q.location}` : q.institution ? `inst:${q.institution}` : undefined;
-        if (!term) fail('INVALID_ARGS', 'filter by bizStep, disposition, location or institution');
-        const from = q.from ? Date.parse(q.from) : -Infinity;
-        const to = q.to ? Date.parse(q.to) : Infinity;
-        return ctx.state
-          .byIndex<StoredEvent>('drugEvents', term, { limit: 100_000 })
-          .map((e) => e.value)
-          .filter(
-            (e) =>
-              (!q.bizStep || e.bizStep === q.bizStep) &&
-              (!q.disposition || e.disposition === q.disposition) &&
-              (!q.location || e.location === q.location) &&
-              (!q.institution || e.institution === q.institution) &&
-              Date.parse(e.eventTime) >= from &&
-              Date.parse(e.eventTime) <= to,
-          )
-          .sort((a, b) => Date.parse(a.eventTime) - Date.parse(b.eventTime) || (a.id < b.id ? -1 : 1))
-          .slice(0, q.limit ?? 1000);
+        if (!term) fail('INVALID_ARGS', 'filter by code, bizStep, disposition, location or institution');
+        // Rows are in time order: start at `from`, stop at `to`, page through the index.
+        const out: StoredEvent[] = [];
+        let after = from === undefined ? undefined : `drug/ev/${from}`;
+        for (;;) {
+          const page = ctx.state.byIndex<StoredEvent>('drugEvents', term, { ...(after ? { after } : {}), limit: 1000 });
+          for (const { value } of page) {
+            if (to !== undefined && value.utc >= to) return out;
+            if (keep(value)) out.push(value);
+            if (out.length >= limit) return out;
+          }
+          if (page.length < 1000) return out;
+          after = page[page.length - 1]!.key;
+        }
       },
     }),
-    event: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => ctx.state.get<StoredEvent>(drugKeys.event(id)) ?? fail('NOT_FOUND', `no event ${id}`) }),
+    event: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => eventById(ctx.state, id) ?? fail('NOT_FOUND', `no event ${id}`) }),
     shipment: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => ctx.state.get<Shipment>(drugKeys.shipment(id)) ?? fail('NOT_FOUND', `no shipment ${id}`) }),
     inventory: query({
-      description: 'Stock per holder by product and batch (active and in transit), from the events.',
+      description: 'Stock per holder by product and batch (active and in transit), kept by every event.',
       input: Type.Object({ holder: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' }) }, { additionalProperties: false }),
-      run: (ctx, { holder }) => {
-        const stock = new Map<string, { gtin: string; lot: string; active: number; inTransit: number; nonconformant: number }>();
-        for (const { value: p } of ctx.state.byIndex<Pack>('packsByHolder', holder, { limit: 5_000_000 })) {
-          const k = `${p.gtin}/${p.lot}`;
-          const s = stock.get(k) ?? { gtin: p.gtin, lot: p.lot, active: 0, inTransit: 0, nonconformant: 0 };
-          if (p.status === 'active') s.active++;
-          else s.inTransit++;
-          if (p.excursion && !p.released) s.nonconformant++;
-          stock.set(k, s);
-        }
-        return [...stock.values()].map((s) => {
-          const batch = ctx.state.get<Batch>(drugKeys.batch(s.gtin, s.lot))!;
-          return { ...s, expires: batch.expires, recalled: batch.recall !== undefined };
-        });
-      },
+      run: (ctx, { holder }) =>
+        ctx.state
+          .range<Stock>(`drug/stock/${holder}/`, { limit: 10_000 })
+          .map((e) => e.value)
+          .filter((s) => s.active + s.inTransit > 0)
+          .map((s) => {
+            const batch = ctx.state.get<Batch>(drugKeys.batch(s.gtin, s.lot))!;
+            return { gtin: s.gtin, lot: s.lot, active: s.active, inTransit: s.inTransit, nonconformant: s.nonconformant, expires: batch.expires, recalled: batch.recall !== undefined };
+          }),
     }),
     notices: query({
       description: 'Recall notices to an institution.',
@@ -337,16 +410,10 @@ export const drugsContract: ContractDef = {
       input: Type.Object({}, { additionalProperties: false }),
       run: (ctx) =>
         ctx.state
-          .range<Batch>('drug/batch/', { limit: 100_000 })
+          .range<Batch>('drug/batch/', { limit: 10_000 })
           .map((e) => e.value)
           .filter((b) => b.recall)
-          .map((b) => {
-            const holders: Record<string, number> = {};
-            for (const { value: p } of ctx.state.byIndex<Pack>('packsByBatch', `${b.gtin}/${b.lot}`, { limit: 5_000_000 })) {
-              if (p.status === 'active' || p.status === 'in_transit') holders[p.holder] = (holders[p.holder] ?? 0) + 1;
-            }
-            return { gtin: b.gtin, lot: b.lot, reason: b.recall!.reason, holders };
-          })
+          .map((b) => ({ gtin: b.gtin, lot: b.lot, reason: b.recall!.reason, holders: Object.fromEntries(holdersOf(ctx.state, b.gtin, b.lot).map((s) => [s.holder, s.active + s.inTransit])) }))
           .filter((r) => Object.keys(r.holders).length > 0),
     }),
     today: query({ input: Type.Object({}, { additionalProperties: false }), run: (ctx) => dayOf(ctx.block.time) }),

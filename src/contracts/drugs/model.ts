@@ -2,8 +2,12 @@ import { Type } from '@sinclair/typebox';
 
 /**
  * Drug traceability state. Packs and containers share one namespace of code keys (`sgtin:{gtin}.{serial}`,
- * `sscc:{18}`); the 20-digit Chinese code is an alias to a pack. Each pack row carries its current holder and
- * status and the hashes of the events that touched it, so verifying a pack is one read plus one per event.
+ * `sscc:{18}`). A pack row holds only the pack's current state (constant size: it does not grow with events);
+ * the events that touched a pack are found through the `drugEvents` index (term `code:{key}`), whose event rows
+ * are keyed by event time, so a pack's custody chain comes back in time order from one index lookup. The
+ * 20-digit Chinese codes of a commissioning are one range row, not one row per pack. Stock per holder and batch
+ * is a counter row kept up to date by every change of a pack, so inventory and recall read a few rows, not
+ * every pack.
  */
 
 export const Gtin = Type.String({ pattern: '^\\d{14}$' });
@@ -53,7 +57,8 @@ export interface Pack {
   excursion?: { shipment: string; minC: number; maxC: number; allowed: { minC: number; maxC: number } };
   released?: { by: string; at: number; note: string };
   dispensed?: { patientId: string; prescription?: string; by: string; institution: string; at: number };
-  events: string[];
+  /** The commissioning event (bulk commissioning events are not indexed pack by pack). */
+  commissioned: string;
 }
 
 export interface Container {
@@ -64,7 +69,6 @@ export interface Container {
   children: string[];
   parent?: string;
   shipment?: string;
-  events: string[];
 }
 
 export type Coded = Pack | Container;
@@ -83,9 +87,11 @@ export interface Shipment {
   sensors?: { readings: number; minC: number; maxC: number };
 }
 
-/** An anchored EPCIS event: its CBV 2.0 hash id, what it did, and the event as captured (compact for bulk). */
+/** An anchored EPCIS event: its CBV 2.0 hash id, what it did, and the codes it named (compact for bulk). */
 export interface StoredEvent {
   id: string;
+  /** eventTime in UTC (the row's key starts with it). */
+  utc: string;
   type: string;
   action?: string;
   bizStep: string;
@@ -102,6 +108,8 @@ export interface StoredEvent {
   /** The event's EPCs (for bulk commissioning: `range`, the first and last serial and the count). */
   codes?: string[];
   range?: { gtin: string; lot: string; first: number; count: number };
+  /** Packs and containers the event moved without naming them (the contents of a shipped case). */
+  touched?: string[];
   to?: string;
   shipment?: string;
   sensors?: { readings: number; minC: number; maxC: number };
@@ -115,15 +123,40 @@ export interface ScanReport {
   at: number;
 }
 
+/** Consecutive 20-digit codes issued in one commissioning: code `first + i` is the pack with serial i of the list. */
+export interface CnRange {
+  first: string;
+  last: string;
+  gtin: string;
+  serialFirst?: number;
+  serials?: string[];
+}
+
+/** Packs of one batch at one holder (active, in transit from it, non-conformant among those). */
+export interface Stock {
+  holder: string;
+  gtin: string;
+  lot: string;
+  active: number;
+  inTransit: number;
+  nonconformant: number;
+}
+
+/** The hex digest of a CBV 2.0 hash id (`ni:///sha-256;{hex}?ver=CBV2.0`). */
+export const eventDigest = (id: string) => id.slice(14, 78);
+
 export const drugKeys = {
   product: (gtin: string) => `drug/product/${gtin}`,
   cnPrefix: (prefix: string) => `drug/cnprefix/${prefix}`,
   batch: (gtin: string, lot: string) => `drug/batch/${gtin}/${lot}`,
   partner: (gln: string) => `drug/partner/${gln}`,
   code: (key: string) => `drug/code/${key}`,
-  cn: (code: string) => `drug/cn/${code}`,
+  /** Keyed by the range's last code, so the range holding a code is the first row after code - 1. */
+  cnRange: (last: string) => `drug/cnrange/${last}`,
+  stock: (holder: string, gtin: string, lot: string) => `drug/stock/${holder}/${gtin}/${lot}`,
   shipment: (id: string) => `drug/ship/${id}`,
-  event: (id: string) => `drug/ev/${id}`,
+  /** Events are keyed by time, so index lookups (a pack's custody, a step in a time range) come back in time order. */
+  event: (utc: string, id: string) => `drug/ev/${utc}/${eventDigest(id)}`,
   notice: (institution: string, id: string) => `drug/notice/${institution}/${id}`,
   scan: (id: string) => `drug/scan/${id}`,
 };
