@@ -9,6 +9,7 @@ import {
   CodedError,
   InlineSignatureVerifier,
   Ledger,
+  JetStreamSequencer,
   SoloSequencer,
   SqliteStore,
   WorkerSignatureVerifier,
@@ -22,6 +23,11 @@ import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
 import { VaultStore } from '../vault/index.js';
 
+/** Which sequencer orders this node's blocks: embedded (`solo`) or a JetStream cluster shared by the consortium. */
+export type SequencerConfig =
+  | { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number }
+  | { kind: 'jetstream'; servers: string[]; stream?: string; replicas?: number; maxTxsPerBlock?: number; maxWaitMs?: number };
+
 export interface NodeConfig {
   /** Directory holding this node's ledger database. */
   dataDir: string;
@@ -29,7 +35,7 @@ export interface NodeConfig {
   /** The node's own key (proposes blocks, signs checkpoints). Must be the node key of `institution`. */
   identity: Identity;
   institution: string;
-  sequencer?: { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number };
+  sequencer?: SequencerConfig;
   /** Threads for signature checks; 0 checks on the main thread. Defaults to the number of cores. */
   signatureWorkers?: number;
   checkpointInterval?: number;
@@ -51,6 +57,8 @@ export interface NodeStatus {
   institution: string;
   nodeDid: string;
   sequencer: string;
+  /** Facts of a replicated sequencer: connection, stream position, whether this node has caught up. */
+  sequencerStatus?: Record<string, unknown>;
   head: { height: number; hash: string; stateHash: string; time: number };
   pendingTxs: number;
   lastFault?: { at: number; message: string };
@@ -97,14 +105,19 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const store = new SqliteStore({ path: join(config.dataDir, LEDGER_FILE), indexes: runtime.indexes, synchronous: config.synchronous ?? 'full' });
   const limits: TxLimits = genesis.limits;
   const signer = new Ed25519Signer(config.identity.signing.seed);
-  const sequencer: Sequencer = new SoloSequencer({
+  const seqConfig = config.sequencer ?? { kind: 'solo' };
+  const common = {
     chain: genesis.chainId,
     proposerDid: config.identity.did,
     signer,
-    maxTxsPerBlock: config.sequencer?.maxTxsPerBlock,
-    maxWaitMs: config.sequencer?.maxWaitMs,
+    maxTxsPerBlock: seqConfig.maxTxsPerBlock,
+    maxWaitMs: seqConfig.maxWaitMs,
     now: config.now,
-  });
+  };
+  const sequencer: Sequencer =
+    seqConfig.kind === 'jetstream'
+      ? new JetStreamSequencer({ ...common, limits, servers: seqConfig.servers, stream: seqConfig.stream, replicas: seqConfig.replicas })
+      : new SoloSequencer(common);
   const workers = config.signatureWorkers ?? undefined;
   const verifier: SignatureVerifier = workers === 0 ? new InlineSignatureVerifier() : new WorkerSignatureVerifier(workers);
   let ledger: Ledger;
@@ -174,6 +187,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
         institution: config.institution,
         nodeDid: config.identity.did,
         sequencer: sequencer.kind,
+        ...(sequencer.status ? { sequencerStatus: sequencer.status() } : {}),
         head,
         pendingTxs: ledger.pendingCount(),
         ...(ledger.lastFault ? { lastFault: ledger.lastFault } : {}),

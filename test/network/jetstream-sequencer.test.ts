@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Ed25519Signer } from '../../src/crypto/index.js';
+import { demoHandle, demoIdentity, DEMO_CHAIN_ID } from '../../src/demo/index.js';
+import { blocksSubjectOf, InlineSignatureVerifier, encodeProposal, parseSignedTx, signProposal, txRootOf, verifyLedger, type ProposalHeader } from '../../src/ledger/index.js';
+import type { MedchainNode } from '../../src/node/index.js';
+import { enrolRegistrar, institutionAt, newPatientTx, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
+
+/**
+ * Three institution nodes ordering blocks over a 3-server JetStream cluster (replicas = 3), in one process.
+ * Every node proposes its own users' txs at the same time, so proposals race for each height.
+ */
+
+let nats: Awaited<ReturnType<typeof startTestNatsCluster>>;
+const root = mkdtempSync(join(tmpdir(), 'medchain-js-'));
+const peers: MedchainNode[] = [];
+
+beforeAll(async () => {
+  nats = await startTestNatsCluster();
+  for (let i = 0; i < 3; i++) peers.push(await openPeer(join(root, `peer-${i}`), institutionAt(i), nats.cluster.urls()));
+  await enrolRegistrar(peers[0]!);
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of peers) await p.close();
+  await nats?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function blockHashes(node: MedchainNode, upTo: number): string[] {
+  const out: string[] = [];
+  for (let h = 0; h <= upTo; h++) out.push(node.ledger.store.getBlock(h)!.hash);
+  return out;
+}
+
+describe('jetstream sequencer', () => {
+  it('orders concurrent proposals from three peers into one chain with the same state on every peer', async () => {
+    // Every peer gets its own users' txs at once: they all propose for the same heights.
+    const receipts = await Promise.all(
+      peers.flatMap((peer) => Array.from({ length: 60 }, () => peer.submit(newPatientTx()).then((r) => ({ r, peer })))),
+    );
+    expect(receipts.filter(({ r }) => r.result.status !== "ok").map(({ r }) => r.result)).toEqual([]);
+    // A receipt means committed on the node it was submitted to.
+    for (const { r, peer } of receipts) expect(peer.ledger.store.getTx(r.id)?.height).toBe(r.height);
+
+    const height = await waitForAgreement(peers, Math.max(...receipts.map(({ r }) => r.height)));
+    const reference = blockHashes(peers[0]!, height);
+    for (const peer of peers) {
+      expect(blockHashes(peer, height)).toEqual(reference); // no fork
+      expect(peer.ledger.head().stateHash).toBe(peers[0]!.ledger.head().stateHash);
+      for (const { r } of receipts) expect(peer.ledger.store.getTx(r.id)?.height).toBe(r.height);
+    }
+    // Blocks come from more than one proposer, and the three peers did contend for heights.
+    const proposers = new Set(reference.slice(1).map((_, i) => peers[0]!.ledger.store.getBlock(i + 1)!.header.proposer));
+    expect(proposers.size).toBeGreaterThan(1);
+    const stats = peers.map((p) => p.status().sequencerStatus as { lostRaces: number; caughtUp: boolean });
+    expect(stats.every((s) => s.caughtUp)).toBe(true);
+    // 180 txs arrive at three peers at once: their first proposals all extend the same head, and only one wins.
+    expect(stats.reduce((n, s) => n + s.lostRaces, 0)).toBeGreaterThan(0);
+    for (const peer of peers) {
+      const verifier = new InlineSignatureVerifier();
+      const report = await verifyLedger({ path: peer.ledger.store.db.name, personality: peer.runtime, verifier, limits: peer.limits });
+      expect(report.ok, JSON.stringify(report)).toBe(true);
+    }
+  }, 60_000);
+
+  it('skips a malformed message and a proposal by a non-member on every peer alike', async () => {
+    const before = await waitForAgreement(peers, 1);
+    const nc = await connect({ servers: nats.cluster.urls() });
+    const js = jetstream(nc);
+    const subject = blocksSubjectOf(DEMO_CHAIN_ID);
+    await js.publish(subject, 'not a block');
+    const stranger = demoIdentity('stranger@nowhere');
+    const tx = parseSignedTx(newPatientTx(), { maxTxBytes: 65536, maxValidityMs: 86_400_000 });
+    const head = peers[0]!.ledger.head();
+    const header: ProposalHeader = {
+      chain: DEMO_CHAIN_ID,
+      height: head.height + 1,
+      prevHash: head.hash,
+      time: Date.now(),
+      proposer: stranger.did,
+      txRoot: txRootOf([tx.id]),
+      txCount: 1,
+    };
+    await js.publish(subject, encodeProposal({ header, proposerSig: signProposal(header, new Ed25519Signer(stranger.signing.seed)), txs: [tx] }));
+    await nc.close();
+    // The chain goes on after the two bad messages, on every peer.
+    const r = await peers[1]!.submit(newPatientTx());
+    expect(r.height).toBe(before + 1);
+    await waitForAgreement(peers, r.height);
+    expect(peers[0]!.ledger.store.hasTx(tx.id)).toBe(false);
+    for (const p of peers) expect((p.status().sequencerStatus as { skipped: number }).skipped).toBe(2);
+  }, 30_000);
+
+  it('a peer that was closed catches up from the stream on reopening', async () => {
+    const dir = join(root, 'peer-2');
+    await peers[2]!.close();
+    const written = await Promise.all(Array.from({ length: 30 }, (_, i) => peers[i % 2]!.submit(newPatientTx())));
+    const target = Math.max(...written.map((r) => r.height));
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls());
+    await waitForAgreement(peers, target);
+    expect(peers[2]!.ledger.head()).toEqual(peers[0]!.ledger.head());
+  }, 30_000);
+});
