@@ -78,6 +78,8 @@ export interface MedchainNode {
   /** Drug traceability: EPCIS capture and public verification. */
   readonly drugs: DrugService;
   submit(signedTx: unknown): Promise<Receipt>;
+  /** Resolves once the node has every block known to the consortium (at once for the solo sequencer). */
+  whenCaughtUp(): Promise<void>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
   close(): Promise<void>;
@@ -174,6 +176,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
       const receipt = await ledger.submit(signedTx);
       observeCommit(performance.now() - t0);
       return receipt;
+    },
+    whenCaughtUp() {
+      return sequencer.whenCaughtUp ? sequencer.whenCaughtUp() : Promise.resolve();
     },
     query(contract, name, args, callerDid) {
       const head = ledger.head();
