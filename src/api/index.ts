@@ -11,6 +11,7 @@ import { FHIR_BODY_LIMIT, fhirRoutes } from './routes/fhir.js';
 import { installSignedBodyParser } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
+import { consortiumRoutes } from './routes/consortium.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -61,6 +62,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
   blockRoutes(app, node);
   queryRoutes(app, node);
   opsRoutes(app, node);
+  consortiumRoutes(app, node);
   // Signed-request routes parse bodies themselves (they hash the raw bytes), so they live in their own scope.
   await app.register(async (scope) => fhirRoutes(scope, node, node.records));
   await app.register(async (scope) => {

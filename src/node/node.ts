@@ -22,6 +22,7 @@ import { createMetrics } from './metrics.js';
 import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
 import { VaultStore } from '../vault/index.js';
+import { CheckpointExchange, type ConsortiumHealth } from '../network/checkpoint-exchange.js';
 
 /** Which sequencer orders this node's blocks: embedded (`solo`) or a JetStream cluster shared by the consortium. */
 export type SequencerConfig =
@@ -62,6 +63,8 @@ export interface NodeStatus {
   head: { height: number; hash: string; stateHash: string; time: number };
   pendingTxs: number;
   lastFault?: { at: number; message: string };
+  /** Comparison of signed checkpoints across the consortium's nodes (jetstream only). */
+  checkpoints?: { agreement: boolean; disagreements: number; peers: number };
   startedAt: number;
 }
 
@@ -82,6 +85,8 @@ export interface MedchainNode {
   whenCaughtUp(): Promise<void>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
+  /** Every known node's signed height, its lag, and whether all signed checkpoints agree. */
+  consortiumHealth(): ConsortiumHealth;
   close(): Promise<void>;
 }
 
@@ -95,6 +100,21 @@ function isNodeKeyOf(runtime: ContractRuntime, store: SqliteStore, did: string, 
   } catch {
     return false;
   }
+}
+
+/** The member institution whose node key `did` is (undefined for any other key). */
+function nodeInstitutionOf(runtime: ContractRuntime, store: SqliteStore, did: string): string | undefined {
+  try {
+    const key = runtime.query('identity', 'resolveKey', { did }, store, { height: 0, time: 0 }) as { kind: string; institution?: string; status?: string };
+    return key.kind === 'node' ? key.institution : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkpointSummary(exchange: CheckpointExchange): { agreement: boolean; disagreements: number; peers: number } {
+  const h = exchange.health();
+  return { agreement: h.agreement.ok, disagreements: h.agreement.disagreements.length, peers: h.nodes.length - 1 };
 }
 
 /** Wires store, contracts, sequencer, signature workers and ledger for one institution. No globals. */
@@ -153,6 +173,28 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const { registry, observeCommit } = createMetrics(ledger);
   const startedAt = Date.now();
   let closed = false;
+  let exchange: CheckpointExchange | undefined;
+  if (seqConfig.kind === 'jetstream') {
+    exchange = new CheckpointExchange({
+      servers: seqConfig.servers,
+      chain: genesis.chainId,
+      institution: config.institution,
+      node: { did: config.identity.did, signer },
+      ledger,
+      institutionOfNodeKey: (did) => nodeInstitutionOf(runtime, store, did),
+      logger,
+      metrics: registry,
+      replicas: seqConfig.replicas,
+    });
+    try {
+      await exchange.start();
+    } catch (err) {
+      await exchange.close();
+      await ledger.close();
+      await verifier.close();
+      throw err;
+    }
+  }
 
   const hostedSpec = config.hostedInstitutions ?? [{ id: config.institution, identity: config.identity }];
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
@@ -196,12 +238,20 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
         head,
         pendingTxs: ledger.pendingCount(),
         ...(ledger.lastFault ? { lastFault: ledger.lastFault } : {}),
+        ...(exchange ? { checkpoints: checkpointSummary(exchange) } : {}),
         startedAt,
       };
+    },
+    consortiumHealth() {
+      if (exchange) return exchange.health();
+      const head = ledger.head();
+      const self = { institution: config.institution, nodeDid: config.identity.did, height: head.height, blockHash: head.hash, stateHash: head.stateHash };
+      return { chain: genesis.chainId, self, tip: head.height, nodes: [{ ...self, lag: 0, lastSeenMs: 0, self: true }], agreement: { ok: true, disagreements: [] } };
     },
     async close() {
       if (closed) return;
       closed = true;
+      await exchange?.close();
       await ledger.close();
       await verifier.close();
       for (const v of vaults) v.vault.close();

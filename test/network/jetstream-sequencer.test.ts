@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
@@ -105,4 +106,53 @@ describe('jetstream sequencer', () => {
     await waitForAgreement(peers, target);
     expect(peers[2]!.ledger.head()).toEqual(peers[0]!.ledger.head());
   }, 30_000);
+});
+
+describe('signed checkpoints across the consortium', () => {
+  it('the health view lists every node with its height and lag, all in agreement', async () => {
+    const height = await waitForAgreement(peers, 1);
+    const deadline = Date.now() + 10_000;
+    let health = peers[0]!.consortiumHealth();
+    while (Date.now() < deadline && !(health.nodes.length === 3 && health.nodes.every((n) => n.height === height))) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = peers[0]!.consortiumHealth();
+    }
+    expect(health.nodes.map((n) => n.institution).sort()).toEqual([institutionAt(0), institutionAt(1), institutionAt(2)].sort());
+    expect(health.nodes.every((n) => n.height === height && n.lag === 0)).toBe(true);
+    expect(health.agreement).toEqual({ ok: true, disagreements: [] });
+    expect(peers[1]!.status().checkpoints).toMatchObject({ agreement: true, disagreements: 0 });
+  }, 20_000);
+
+  it('a peer whose database was altered by hand fails verify and is flagged by every peer', async () => {
+    // An operator at peer 2 edits a staff record in SQLite: the registrar becomes a lab technician there only.
+    const dir = join(root, 'peer-2');
+    await peers[2]!.close();
+    const db = new Database(join(dir, 'ledger.db'));
+    const key = 'id/staff/qingshan-county-hospital/reg-zhao-min';
+    const row = db.prepare<[string], { value: string }>('SELECT value FROM state WHERE key = ?').get(key)!;
+    db.prepare('UPDATE state SET value = ? WHERE key = ?').run(row.value.replace('"registrar"', '"lab_technician"'), key);
+    db.close();
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls());
+
+    // The next registration succeeds on the honest peers and fails (FORBIDDEN) on the altered one: its block differs.
+    const r = await peers[0]!.submit(newPatientTx());
+    expect(r.result.status).toBe('ok');
+    const deadline = Date.now() + 15_000;
+    const flagged = () => peers.map((p) => p.consortiumHealth().agreement.disagreements);
+    while (Date.now() < deadline && flagged().some((d) => d.length === 0)) await new Promise((res) => setTimeout(res, 100));
+    for (const [i, found] of flagged().entries()) {
+      expect(found.length, `peer ${i} raised the alarm`).toBeGreaterThan(0);
+      expect(found.some((d) => d.sides.some((s) => s.institution === institutionAt(2))), `peer ${i} names the altered peer`).toBe(true);
+      expect(found[0]!.height).toBe(r.height);
+    }
+    expect(peers[0]!.status().checkpoints?.agreement).toBe(false);
+    const metrics = await peers[1]!.metrics.metrics();
+    expect(metrics).toMatch(/^medchain_checkpoint_disagreements [1-9]/m);
+
+    const verifier = new InlineSignatureVerifier();
+    const altered = await verifyLedger({ path: join(dir, 'ledger.db'), personality: peers[2]!.runtime, verifier, limits: peers[2]!.limits });
+    expect(altered.ok).toBe(false);
+    const honest = await verifyLedger({ path: peers[1]!.ledger.store.db.name, personality: peers[1]!.runtime, verifier, limits: peers[1]!.limits });
+    expect(honest.ok).toBe(true);
+  }, 40_000);
 });
