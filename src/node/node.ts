@@ -164,6 +164,8 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     await verifier.close();
     throw err;
   }
+  // A newly admitted institution's node starts from genesis and learns of its own admission from the stream.
+  if (!isNodeKeyOf(runtime, store, config.identity.did, config.institution) && sequencer.whenCaughtUp) await sequencer.whenCaughtUp();
   if (!isNodeKeyOf(runtime, store, config.identity.did, config.institution)) {
     await ledger.close();
     await verifier.close();

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Ed25519Signer } from '../../src/crypto/index.js';
-import { demoHandle, demoIdentity, DEMO_CHAIN_ID } from '../../src/demo/index.js';
+import { DEMO_INSTITUTIONS, demoHandle, demoIdentity, DEMO_CHAIN_ID } from '../../src/demo/index.js';
+import { admin, LEAD } from '../helpers/test-node.js';
 import { blocksSubjectOf, InlineSignatureVerifier, encodeProposal, parseSignedTx, signProposal, txRootOf, verifyLedger, type ProposalHeader } from '../../src/ledger/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
 import { enrolRegistrar, institutionAt, newPatientTx, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
@@ -123,6 +124,52 @@ describe('signed checkpoints across the consortium', () => {
     expect(peers[1]!.status().checkpoints).toMatchObject({ agreement: true, disagreements: 0 });
   }, 20_000);
 
+});
+
+describe('joining', () => {
+  it('a newly admitted institution\'s node syncs from genesis, then proposes like any member', async () => {
+    const id = 'xinqiao-clinic';
+    const proposal = await peers[0]!.submit(
+      admin(LEAD).tx('identity', 'proposeAdmission', {
+        institution: {
+          id,
+          name: '新桥村卫生室',
+          type: 'clinic',
+          endpoint: 'http://127.0.0.1:8099',
+          nodeKey: demoIdentity(demoHandle.node(id)).did,
+          admins: [demoIdentity(demoHandle.admin(id)).did],
+          location: '青山县',
+        },
+      }),
+    );
+    expect(proposal.result.status, JSON.stringify(proposal.result)).toBe('ok');
+    let passed = false;
+    for (const voter of DEMO_INSTITUTIONS.map((i) => i.id).filter((v) => v !== LEAD)) {
+      const r = await peers[1]!.submit(admin(voter).tx('identity', 'vote', { proposal: proposal.id, approve: true }));
+      expect(r.result.status).toBe('ok');
+      if ((r.result as { result?: { status?: string } }).result?.status === 'passed') {
+        passed = true;
+        break;
+      }
+    }
+    expect(passed).toBe(true);
+    const target = await waitForAgreement(peers, 1);
+    // Its node starts from an empty data dir: createNode resolves once it has replayed its own admission.
+    const joiner = await openPeer(join(root, 'joiner'), id, nats.cluster.urls());
+    try {
+      expect(joiner.ledger.head().height).toBeGreaterThanOrEqual(target);
+      const r = await joiner.submit(newPatientTx());
+      expect(r.result.status).toBe('ok');
+      expect(joiner.ledger.store.getBlock(r.height)!.header.proposer).toBe(demoIdentity(demoHandle.node(id)).did);
+      await waitForAgreement([...peers, joiner], r.height);
+      expect(joiner.ledger.head()).toEqual(peers[0]!.ledger.head());
+    } finally {
+      await joiner.close();
+    }
+  }, 40_000);
+});
+
+describe('tampering', () => {
   it('a peer whose database was altered by hand fails verify and is flagged by every peer', async () => {
     // An operator at peer 2 edits a staff record in SQLite: the registrar becomes a lab technician there only.
     const dir = join(root, 'peer-2');
