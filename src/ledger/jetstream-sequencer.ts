@@ -98,7 +98,7 @@ export class JetStreamSequencer implements Sequencer {
   private consumedSeq = 0;
   /** Highest stream sequence known to exist; the peer is caught up when it has consumed that far. */
   private knownStreamSeq = 0;
-  private caughtUpWaiters: Array<() => void> = [];
+  private caughtUpWaiters: Array<{ target: number; resolve: () => void }> = [];
   private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0 };
 
   constructor(private readonly options: JetStreamSequencerOptions) {
@@ -183,10 +183,14 @@ export class JetStreamSequencer implements Sequencer {
     return this.consumedSeq >= this.knownStreamSeq;
   }
 
-  /** Resolves once the peer has consumed the stream as far as it was known to reach. */
+  /**
+   * Resolves once the peer has consumed the stream as far as it was known to reach at the call (a fixed target:
+   * under load the stream keeps growing, and a restarted node need not chase every block appended meanwhile).
+   */
   whenCaughtUp(): Promise<void> {
-    if (this.caughtUp()) return Promise.resolve();
-    return new Promise((resolve) => this.caughtUpWaiters.push(resolve));
+    const target = this.knownStreamSeq;
+    if (this.consumedSeq >= target) return Promise.resolve();
+    return new Promise((resolve) => this.caughtUpWaiters.push({ target, resolve }));
   }
 
   status(): Record<string, unknown> {
@@ -215,7 +219,7 @@ export class JetStreamSequencer implements Sequencer {
     this.inFlight = undefined;
     this.queue = [];
     this.queuedIds.clear();
-    for (const w of this.caughtUpWaiters.splice(0)) w();
+    for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
     return left;
   }
 
@@ -230,7 +234,9 @@ export class JetStreamSequencer implements Sequencer {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: this.consumedSeq + 1,
         });
-        this.messages = await consumer.consume({ max_messages: 64 });
+        // Short pulls and heartbeats: a consumer lost with a failed server is noticed (two missed heartbeats)
+        // and re-created within seconds instead of the client's default of a minute.
+        this.messages = await consumer.consume({ max_messages: 64, expires: 5000, idle_heartbeat: 1000 });
         if (this.stopped) this.messages.stop();
         for await (const m of this.messages) {
           if (this.stopped) break;
@@ -277,7 +283,11 @@ export class JetStreamSequencer implements Sequencer {
     } finally {
       this.processing = false;
     }
-    if (this.caughtUp()) for (const w of this.caughtUpWaiters.splice(0)) w();
+    if (this.caughtUpWaiters.length > 0) {
+      const reached = this.caughtUpWaiters.filter((w) => w.target <= this.consumedSeq);
+      this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w.target > this.consumedSeq);
+      for (const w of reached) w.resolve();
+    }
     if (this.queue.length > 0) this.cutSoon(0);
   }
 
@@ -358,7 +368,8 @@ export class JetStreamSequencer implements Sequencer {
     try {
       const ack = await this.js!.publish(this.subject, encodeProposal(proposal), {
         expect: { lastSequence: expectedLastSeq, streamName: this.stream },
-        timeout: 5000,
+        // Past this the outcome is unknown and is learned from the stream (resolveUnknownOutcome).
+        timeout: 2000,
       });
       this.stats.proposed++;
       if (this.inFlight === inFlight) {
