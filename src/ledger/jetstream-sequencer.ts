@@ -27,6 +27,8 @@ export interface JetStreamSequencerOptions {
   limits: TxLimits;
   /** nats-server client URLs; the client fails over between them. */
   servers: string[];
+  /** TLS to the servers (PEM file paths), passed to the NATS client as is. */
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
   /** Stream name; defaults to one derived from the chain id. */
   stream?: string;
   /** Stream replicas when this peer creates the stream (3 or 5; the servers must be at least that many). */
@@ -120,6 +122,7 @@ export class JetStreamSequencer implements Sequencer {
       reconnectTimeWait: 250,
       pingInterval: 2000,
       timeout: 5000,
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
     });
     this.nc = nc;
     try {

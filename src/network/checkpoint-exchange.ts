@@ -9,6 +9,7 @@ import { CheckpointBoard, type Disagreement } from './checkpoint-board.js';
 
 export interface CheckpointExchangeOptions {
   servers: string[];
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
   chain: string;
   institution: string;
   node: { did: string; signer: Ed25519Signer };
@@ -74,7 +75,7 @@ export class CheckpointExchange {
   }
 
   async start(): Promise<void> {
-    const nc = await connect({ servers: this.options.servers, name: `medchain checkpoints ${this.options.institution}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = await connect({ servers: this.options.servers, name: `medchain checkpoints ${this.options.institution}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...(this.options.tls ? { tls: this.options.tls } : {}) });
     this.nc = nc;
     const jsm = await retry(() => jetstreamManager(nc));
     await retry(async () => {

@@ -27,7 +27,22 @@ import { CheckpointExchange, type ConsortiumHealth } from '../network/checkpoint
 /** Which sequencer orders this node's blocks: embedded (`solo`) or a JetStream cluster shared by the consortium. */
 export type SequencerConfig =
   | { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number }
-  | { kind: 'jetstream'; servers: string[]; stream?: string; replicas?: number; maxTxsPerBlock?: number; maxWaitMs?: number };
+  | {
+      kind: 'jetstream';
+      servers: string[];
+      stream?: string;
+      replicas?: number;
+      maxTxsPerBlock?: number;
+      maxWaitMs?: number;
+      /** TLS to the nats-servers (PEM files): the consortium CA, and this node's client certificate for mutual TLS. */
+      tls?: NatsTls;
+    };
+
+export interface NatsTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
 
 export interface NodeConfig {
   /** Directory holding this node's ledger database. */
@@ -138,7 +153,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   };
   const sequencer: Sequencer =
     seqConfig.kind === 'jetstream'
-      ? new JetStreamSequencer({ ...common, limits, servers: seqConfig.servers, stream: seqConfig.stream, replicas: seqConfig.replicas })
+      ? new JetStreamSequencer({ ...common, limits, servers: seqConfig.servers, stream: seqConfig.stream, replicas: seqConfig.replicas, tls: seqConfig.tls })
       : new SoloSequencer(common);
   const workers = config.signatureWorkers ?? undefined;
   const verifier: SignatureVerifier = workers === 0 ? new InlineSignatureVerifier() : new WorkerSignatureVerifier(workers);
@@ -179,6 +194,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   if (seqConfig.kind === 'jetstream') {
     exchange = new CheckpointExchange({
       servers: seqConfig.servers,
+      tls: seqConfig.tls,
       chain: genesis.chainId,
       institution: config.institution,
       node: { did: config.identity.did, signer },
