@@ -12,6 +12,7 @@ import { installSignedBodyParser } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
 import { consortiumRoutes } from './routes/consortium.js';
+import { exchangeRoutes } from './routes/exchange.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -63,6 +64,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
   queryRoutes(app, node);
   opsRoutes(app, node);
   consortiumRoutes(app, node);
+  exchangeRoutes(app, node);
   // Signed-request routes parse bodies themselves (they hash the raw bytes), so they live in their own scope.
   await app.register(async (scope) => fhirRoutes(scope, node, node.records));
   await app.register(async (scope) => {

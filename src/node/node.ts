@@ -23,6 +23,8 @@ import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
 import { VaultStore } from '../vault/index.js';
 import { CheckpointExchange, type ConsortiumHealth } from '../network/checkpoint-exchange.js';
+import { ExchangeClient } from '../exchange/client.js';
+import { ExchangeServer } from '../exchange/server.js';
 
 /** Which sequencer orders this node's blocks: embedded (`solo`) or a JetStream cluster shared by the consortium. */
 export type SequencerConfig =
@@ -65,6 +67,8 @@ export interface NodeConfig {
    * Defaults to its own institution; the embedded demo hosts every demo institution.
    */
   hostedInstitutions?: Array<{ id: string; identity: Identity }>;
+  /** Where other institutions' nodes answer for record exchange; defaults to the endpoints on the ledger. */
+  exchangeEndpoints?: Record<string, string>;
 }
 
 export interface NodeStatus {
@@ -95,6 +99,8 @@ export interface MedchainNode {
   readonly records: RecordService;
   /** Drug traceability: EPCIS capture and public verification. */
   readonly drugs: DrugService;
+  /** Record exchange: releases records this node holds to other institutions' nodes. */
+  readonly exchange: ExchangeServer;
   submit(signedTx: unknown): Promise<Receipt>;
   /** Resolves once the node has every block known to the consortium (at once for the solo sequencer). */
   whenCaughtUp(): Promise<void>;
@@ -218,6 +224,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
   let records!: RecordService;
   let drugs!: DrugService;
+  let exchangeServer!: ExchangeServer;
   const node: MedchainNode = {
     config,
     ledger,
@@ -226,6 +233,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
     get drugs() {
       return drugs;
+    },
+    get exchange() {
+      return exchangeServer;
     },
     runtime,
     metrics: registry,
@@ -277,6 +287,8 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   };
   records = new RecordService(node, vaults);
   drugs = new DrugService(node, (user) => records.relayIdentityFor(user));
+  records.useRemote(new ExchangeClient(node, { endpointOf: (inst) => config.exchangeEndpoints?.[inst] }));
+  exchangeServer = new ExchangeServer(node, records, logger);
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;
