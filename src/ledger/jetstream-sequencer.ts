@@ -42,6 +42,13 @@ export interface JetStreamSequencerOptions {
   now?: () => number;
 }
 
+/**
+ * Fairness between proposers: right after one of its own blocks, a peer waits until its oldest queued tx is this
+ * old before proposing again, unless another peer's block comes first. Peers that lost races hold older txs and
+ * so go first; without this the peer that consumes fastest wins every race and the others' txs starve.
+ */
+const FAIR_YIELD_MS = 25;
+
 /** NATS JetStream's code for a failed expected-last-sequence condition. */
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -90,6 +97,10 @@ export class JetStreamSequencer implements Sequencer {
 
   private queue: ParsedTx[] = [];
   private queuedIds = new Set<string>();
+  /** When each of our pending txs (queued or in flight) arrived. */
+  private readonly enqueuedAt = new Map<string, number>();
+  /** Proposer of the last block committed from the stream. */
+  private lastProposer: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Our proposal being appended or waiting to come back on the stream. */
   private inFlight: { proposal: BlockProposal; seq?: number } | undefined;
@@ -174,6 +185,7 @@ export class JetStreamSequencer implements Sequencer {
     if (this.stopped || !this.host) throw new Error('sequencer is not running');
     this.queue.push(tx);
     this.queuedIds.add(tx.id);
+    this.enqueuedAt.set(tx.id, performance.now());
     this.cutSoon(this.queue.length >= this.maxTxs ? 0 : this.maxWaitMs);
   }
 
@@ -222,6 +234,7 @@ export class JetStreamSequencer implements Sequencer {
     this.inFlight = undefined;
     this.queue = [];
     this.queuedIds.clear();
+    this.enqueuedAt.clear();
     for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
     return left;
   }
@@ -272,6 +285,7 @@ export class JetStreamSequencer implements Sequencer {
       if (proposal && proposal.header.height === host.head().height + 1) {
         try {
           await host.commit(proposal);
+          this.lastProposer = proposal.header.proposer;
           this.forgetCommitted(proposal);
         } catch (err) {
           if (!(err instanceof ProposalRejected)) throw err;
@@ -307,6 +321,7 @@ export class JetStreamSequencer implements Sequencer {
 
   /** Drops txs from our queue that another proposal already committed (a client that submitted twice). */
   private forgetCommitted(proposal: BlockProposal): void {
+    if (this.enqueuedAt.size > 0) for (const tx of proposal.txs) this.enqueuedAt.delete(tx.id);
     if (this.queuedIds.size === 0) return;
     let hit = false;
     for (const tx of proposal.txs) if (this.queuedIds.delete(tx.id)) hit = true;
@@ -351,6 +366,14 @@ export class JetStreamSequencer implements Sequencer {
     if (!this.caughtUp()) {
       void this.whenCaughtUp().then(() => this.cutSoon(0));
       return;
+    }
+    if (this.lastProposer === this.options.proposerDid) {
+      const oldest = this.enqueuedAt.get(this.queue[0]!.id) ?? 0;
+      const wait = oldest + FAIR_YIELD_MS - performance.now();
+      if (wait > 1) {
+        this.cutSoon(Math.ceil(wait));
+        return;
+      }
     }
     this.publishing = true;
     const txs = this.takeBatch();

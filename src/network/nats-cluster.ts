@@ -161,3 +161,18 @@ export class NatsCluster {
     await Promise.all(this.spec.servers.map((_, i) => this.kill(i, 'SIGTERM')));
   }
 }
+
+/** A TCP port free on 127.0.0.1 right now (for local clusters in tests and benchmarks). */
+export async function freeLocalPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
