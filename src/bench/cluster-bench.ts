@@ -76,7 +76,7 @@ async function openLoop(nodes: MedchainNode[], make: () => SignedTx, ratePerSec:
   const t0 = performance.now();
   const inflight: Promise<void>[] = [];
   let sent = 0;
-  let failed = 0;
+  const failed: Record<string, number> = {};
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * ratePerSec) + 1);
     for (; sent < due; sent++) {
@@ -84,7 +84,7 @@ async function openLoop(nodes: MedchainNode[], make: () => SignedTx, ratePerSec:
       inflight.push(
         nodes[sent % nodes.length]!.submit(txs[sent]!).then(
           () => void samples.push({ at: performance.now() - t0, ms: performance.now() - start }),
-          () => void failed++,
+          (err: { code?: string }) => void (failed[err.code ?? 'ERROR'] = (failed[err.code ?? 'ERROR'] ?? 0) + 1),
         ),
       );
     }

@@ -43,11 +43,13 @@ export interface JetStreamSequencerOptions {
 }
 
 /**
- * Fairness between proposers: right after one of its own blocks, a peer waits until its oldest queued tx is this
- * old before proposing again, unless another peer's block comes first. Peers that lost races hold older txs and
- * so go first; without this the peer that consumes fastest wins every race and the others' txs starve.
+ * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted):
+ * with m peers proposing lately, a peer that proposed one of the last m - 1 blocks lets the others go first,
+ * unless no block has come for PATIENCE_MS. Without it the peer that consumes fastest wins every race and the
+ * others' txs starve into commit timeouts; with it busy peers take turns.
  */
-const FAIR_YIELD_MS = 25;
+const PATIENCE_MS = 100;
+const RECENT_BLOCKS = 16;
 
 /** NATS JetStream's code for a failed expected-last-sequence condition. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -97,10 +99,9 @@ export class JetStreamSequencer implements Sequencer {
 
   private queue: ParsedTx[] = [];
   private queuedIds = new Set<string>();
-  /** When each of our pending txs (queued or in flight) arrived. */
-  private readonly enqueuedAt = new Map<string, number>();
-  /** Proposer of the last block committed from the stream. */
-  private lastProposer: string | undefined;
+  /** Proposers of the last RECENT_BLOCKS blocks committed from the stream, and when the last one came. */
+  private recentProposers: string[] = [];
+  private lastBlockAt = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Our proposal being appended or waiting to come back on the stream. */
   private inFlight: { proposal: BlockProposal; seq?: number } | undefined;
@@ -185,7 +186,6 @@ export class JetStreamSequencer implements Sequencer {
     if (this.stopped || !this.host) throw new Error('sequencer is not running');
     this.queue.push(tx);
     this.queuedIds.add(tx.id);
-    this.enqueuedAt.set(tx.id, performance.now());
     this.cutSoon(this.queue.length >= this.maxTxs ? 0 : this.maxWaitMs);
   }
 
@@ -234,7 +234,6 @@ export class JetStreamSequencer implements Sequencer {
     this.inFlight = undefined;
     this.queue = [];
     this.queuedIds.clear();
-    this.enqueuedAt.clear();
     for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
     return left;
   }
@@ -259,6 +258,7 @@ export class JetStreamSequencer implements Sequencer {
           await this.deliver(m.seq, m.data, m.info.pending);
         }
       } catch (err) {
+        this.messages?.stop();
         if (this.stopped) break;
         this.host!.onError(new CodedError('SEQUENCER_FAULT', `consuming the block stream failed: ${(err as Error).message}`));
         await sleep(500);
@@ -285,7 +285,9 @@ export class JetStreamSequencer implements Sequencer {
       if (proposal && proposal.header.height === host.head().height + 1) {
         try {
           await host.commit(proposal);
-          this.lastProposer = proposal.header.proposer;
+          this.recentProposers.push(proposal.header.proposer);
+          if (this.recentProposers.length > RECENT_BLOCKS) this.recentProposers.shift();
+          this.lastBlockAt = performance.now();
           this.forgetCommitted(proposal);
         } catch (err) {
           if (!(err instanceof ProposalRejected)) throw err;
@@ -321,7 +323,6 @@ export class JetStreamSequencer implements Sequencer {
 
   /** Drops txs from our queue that another proposal already committed (a client that submitted twice). */
   private forgetCommitted(proposal: BlockProposal): void {
-    if (this.enqueuedAt.size > 0) for (const tx of proposal.txs) this.enqueuedAt.delete(tx.id);
     if (this.queuedIds.size === 0) return;
     let hit = false;
     for (const tx of proposal.txs) if (this.queuedIds.delete(tx.id)) hit = true;
@@ -355,6 +356,14 @@ export class JetStreamSequencer implements Sequencer {
     return txs;
   }
 
+  /** 0 when it is this peer's turn to propose (see PATIENCE_MS), else how long until it may anyway. */
+  private turnWaitMs(): number {
+    const me = this.options.proposerDid;
+    const active = new Set([...this.recentProposers, me]).size;
+    if (active < 2 || !this.recentProposers.slice(-(active - 1)).includes(me)) return 0;
+    return Math.max(0, Math.ceil(this.lastBlockAt + PATIENCE_MS - performance.now()));
+  }
+
   private requeue(txs: ParsedTx[]): void {
     this.queue = [...txs, ...this.queue];
     for (const t of txs) this.queuedIds.add(t.id);
@@ -367,13 +376,10 @@ export class JetStreamSequencer implements Sequencer {
       void this.whenCaughtUp().then(() => this.cutSoon(0));
       return;
     }
-    if (this.lastProposer === this.options.proposerDid) {
-      const oldest = this.enqueuedAt.get(this.queue[0]!.id) ?? 0;
-      const wait = oldest + FAIR_YIELD_MS - performance.now();
-      if (wait > 1) {
-        this.cutSoon(Math.ceil(wait));
-        return;
-      }
+    const wait = this.turnWaitMs();
+    if (wait > 0) {
+      this.cutSoon(wait);
+      return;
     }
     this.publishing = true;
     const txs = this.takeBatch();
