@@ -45,10 +45,12 @@ export interface JetStreamSequencerOptions {
 /**
  * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted):
  * with m peers proposing lately, a peer that proposed one of the last m - 1 blocks lets the others go first,
- * unless no block has come for PATIENCE_MS. Without it the peer that consumes fastest wins every race and the
- * others' txs starve into commit timeouts; with it busy peers take turns.
+ * unless no block has come for a while: twice the recent interval between blocks (so a peer that executes more
+ * slowly still gets its turn under load), between 50 ms and 2 s. Without it the peer that consumes fastest wins
+ * every race and the others' txs starve into commit timeouts; with it busy peers take turns.
  */
-const PATIENCE_MS = 100;
+const MIN_PATIENCE_MS = 50;
+const MAX_PATIENCE_MS = 2000;
 const RECENT_BLOCKS = 16;
 
 /** NATS JetStream's code for a failed expected-last-sequence condition. */
@@ -102,6 +104,8 @@ export class JetStreamSequencer implements Sequencer {
   /** Proposers of the last RECENT_BLOCKS blocks committed from the stream, and when the last one came. */
   private recentProposers: string[] = [];
   private lastBlockAt = 0;
+  /** Moving average of the time between committed blocks (ms). */
+  private blockIntervalMs = MIN_PATIENCE_MS;
   private timer: NodeJS.Timeout | undefined;
   /** Our proposal being appended or waiting to come back on the stream. */
   private inFlight: { proposal: BlockProposal; seq?: number } | undefined;
@@ -113,7 +117,8 @@ export class JetStreamSequencer implements Sequencer {
   /** Highest stream sequence known to exist; the peer is caught up when it has consumed that far. */
   private knownStreamSeq = 0;
   private caughtUpWaiters: Array<{ target: number; resolve: () => void }> = [];
-  private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0 };
+  private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0, watchdogKicks: 0 };
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: JetStreamSequencerOptions) {
     this.stream = options.stream ?? streamNameOf(options.chain);
@@ -156,6 +161,14 @@ export class JetStreamSequencer implements Sequencer {
     }
     this.stopped = false;
     this.consumeLoopDone = this.consumeLoop();
+    // A safety net, counted in status(): queued txs with nothing scheduled to propose them would wait forever.
+    this.watchdog = setInterval(() => {
+      if (this.queue.length > 0 && !this.timer && !this.publishing && !this.processing && !this.inFlight && this.caughtUp()) {
+        this.stats.watchdogKicks++;
+        this.cutSoon(0);
+      }
+    }, 500);
+    this.watchdog.unref();
   }
 
   /** Creates the stream if no peer has yet; returns its last sequence. */
@@ -223,6 +236,7 @@ export class JetStreamSequencer implements Sequencer {
   async stop(): Promise<ParsedTx[]> {
     if (this.stopped) return [];
     this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.messages?.stop();
@@ -287,7 +301,9 @@ export class JetStreamSequencer implements Sequencer {
           await host.commit(proposal);
           this.recentProposers.push(proposal.header.proposer);
           if (this.recentProposers.length > RECENT_BLOCKS) this.recentProposers.shift();
-          this.lastBlockAt = performance.now();
+          const now = performance.now();
+          if (this.lastBlockAt > 0) this.blockIntervalMs = 0.8 * this.blockIntervalMs + 0.2 * Math.min(now - this.lastBlockAt, MAX_PATIENCE_MS);
+          this.lastBlockAt = now;
           this.forgetCommitted(proposal);
         } catch (err) {
           if (!(err instanceof ProposalRejected)) throw err;
@@ -356,12 +372,13 @@ export class JetStreamSequencer implements Sequencer {
     return txs;
   }
 
-  /** 0 when it is this peer's turn to propose (see PATIENCE_MS), else how long until it may anyway. */
+  /** 0 when it is this peer's turn to propose (see MIN_PATIENCE_MS), else how long until it may anyway. */
   private turnWaitMs(): number {
     const me = this.options.proposerDid;
     const active = new Set([...this.recentProposers, me]).size;
     if (active < 2 || !this.recentProposers.slice(-(active - 1)).includes(me)) return 0;
-    return Math.max(0, Math.ceil(this.lastBlockAt + PATIENCE_MS - performance.now()));
+    const patience = Math.min(MAX_PATIENCE_MS, Math.max(MIN_PATIENCE_MS, 2 * this.blockIntervalMs));
+    return Math.max(0, Math.ceil(this.lastBlockAt + patience - performance.now()));
   }
 
   private requeue(txs: ParsedTx[]): void {
