@@ -34,6 +34,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   NOT_SHIPPED_TO_YOU: 403,
   ACCESS_DENIED: 403,
   NOT_YOUR_REQUEST: 403,
+  EXCHANGE_REFUSED: 403,
   // Erased (crypto-shredded): only the tombstone remains.
   GONE: 410,
   // This node does not hold that institution's vault or key.
@@ -70,6 +71,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   NODE_BUSY: 503,
   NODE_STOPPED: 503,
   COMMIT_TIMEOUT: 504,
+  // Another institution's node (record exchange) could not be reached.
+  EXCHANGE_UNAVAILABLE: 502,
   CONTRACT_FAILED: 500,
   // Stored ciphertext or a copy's fields do not match the ledger: reported, never served.
   INTEGRITY_ERROR: 500,

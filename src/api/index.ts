@@ -14,6 +14,8 @@ import { drugRoutes } from './routes/drugs.js';
 import { oversightRoutes } from './routes/oversight.js';
 import { patientRoutes } from './routes/patients.js';
 import { accessRequestRoutes } from './routes/access-requests.js';
+import { consortiumRoutes } from './routes/consortium.js';
+import { exchangeRoutes } from './routes/exchange.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -66,6 +68,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
   blockRoutes(app, node);
   queryRoutes(app, node);
   opsRoutes(app, node);
+  consortiumRoutes(app, node);
+  exchangeRoutes(app, node);
   // Signed-request routes parse bodies themselves (they hash the raw bytes), so they live in their own scope.
   await app.register(async (scope) => fhirRoutes(scope, node, node.records));
   await app.register(async (scope) => {

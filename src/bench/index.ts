@@ -3,9 +3,10 @@ import { runLedgerBench } from './ledger-bench.js';
 import { runRecordsBench } from './records-bench.js';
 import { runDrugsBench } from './drugs-bench.js';
 import { runOversightBench } from './oversight-bench.js';
+import { runClusterBench } from './cluster-bench.js';
 import { machineInfo, type Log } from './util.js';
 
-export const BENCH_SUITES = ['ledger', 'consent', 'records', 'drugs', 'oversight'] as const;
+export const BENCH_SUITES = ['ledger', 'consent', 'records', 'drugs', 'oversight', 'cluster'] as const;
 export type BenchSuite = (typeof BENCH_SUITES)[number] | 'all';
 
 /** Runs benchmark suites and returns one JSON-serializable object of measured figures. */
@@ -20,6 +21,7 @@ export async function runBench(suite: BenchSuite, options: { quick: boolean; log
     if (s === 'records') results[s] = await runRecordsBench(options);
     if (s === 'drugs') results[s] = await runDrugsBench(options);
     if (s === 'oversight') results[s] = await runOversightBench(options);
+    if (s === 'cluster') results[s] = await runClusterBench(options);
   }
   return { started, quick: options.quick, machine: machineInfo(), results };
 }

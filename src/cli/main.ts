@@ -8,6 +8,7 @@ import { registerVerify } from './commands/verify.js';
 import { registerRecords } from './commands/records.js';
 import { registerDrugs } from './commands/drugs.js';
 import { registerOversight } from './commands/oversight.js';
+import { registerCluster } from './commands/cluster.js';
 
 /** The `medchain` command line. */
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerRecords(program);
   registerDrugs(program);
   registerOversight(program);
+  registerCluster(program);
   registerBench(program);
   return program;
 }

@@ -23,6 +23,10 @@ export interface Sequencer {
   enqueue(tx: ParsedTx): void;
   /** Txs waiting to be proposed (for back-pressure and metrics). */
   pending(): number;
+  /** Sequencer-specific facts for the status API (connection, stream position, catch-up). */
+  status?(): Record<string, unknown>;
+  /** Resolves once the sequencer has handed the host every block known to exist (a replicated one catches up). */
+  whenCaughtUp?(): Promise<void>;
   /** Stops cutting blocks; txs still queued are handed back so the host can fail their waiters. */
   stop(): Promise<ParsedTx[]>;
 }

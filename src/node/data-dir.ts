@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { assertGenesis, type Genesis } from '../contracts/identity/index.js';
 import { readKeyFile, writeKeyFile, type Identity } from '../crypto/index.js';
 import { CodedError } from '../ledger/index.js';
+import type { SequencerConfig } from './node.js';
 
 /**
  * A node's data directory:
@@ -16,7 +17,7 @@ export interface NodeSettings {
   host: string;
   port: number;
   keyFile: string;
-  sequencer: { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number };
+  sequencer: SequencerConfig;
   checkpointInterval: number;
   /** Demo data dirs use the documented demo passphrase and can act as demo people. */
   demo?: boolean;

@@ -9,6 +9,7 @@ import {
   CodedError,
   InlineSignatureVerifier,
   Ledger,
+  JetStreamSequencer,
   SoloSequencer,
   SqliteStore,
   WorkerSignatureVerifier,
@@ -24,6 +25,29 @@ import { OversightService } from '../oversight/service.js';
 import { PatientDirectory } from '../records/patient-directory.js';
 import { AccessRequestService } from '../records/access-requests.js';
 import { VaultStore } from '../vault/index.js';
+import { CheckpointExchange, type ConsortiumHealth } from '../network/checkpoint-exchange.js';
+import { ExchangeClient } from '../exchange/client.js';
+import { ExchangeServer } from '../exchange/server.js';
+
+/** Which sequencer orders this node's blocks: embedded (`solo`) or a JetStream cluster shared by the consortium. */
+export type SequencerConfig =
+  | { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number }
+  | {
+      kind: 'jetstream';
+      servers: string[];
+      stream?: string;
+      replicas?: number;
+      maxTxsPerBlock?: number;
+      maxWaitMs?: number;
+      /** TLS to the nats-servers (PEM files): the consortium CA, and this node's client certificate for mutual TLS. */
+      tls?: NatsTls;
+    };
+
+export interface NatsTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
 
 export interface NodeConfig {
   /** Directory holding this node's ledger database. */
@@ -32,7 +56,7 @@ export interface NodeConfig {
   /** The node's own key (proposes blocks, signs checkpoints). Must be the node key of `institution`. */
   identity: Identity;
   institution: string;
-  sequencer?: { kind: 'solo'; maxTxsPerBlock?: number; maxWaitMs?: number };
+  sequencer?: SequencerConfig;
   /** Threads for signature checks; 0 checks on the main thread. Defaults to the number of cores. */
   signatureWorkers?: number;
   checkpointInterval?: number;
@@ -46,6 +70,8 @@ export interface NodeConfig {
    * Defaults to its own institution; the embedded demo hosts every demo institution.
    */
   hostedInstitutions?: Array<{ id: string; identity: Identity }>;
+  /** Where other institutions' nodes answer for record exchange; defaults to the endpoints on the ledger. */
+  exchangeEndpoints?: Record<string, string>;
 }
 
 export interface NodeStatus {
@@ -54,9 +80,13 @@ export interface NodeStatus {
   institution: string;
   nodeDid: string;
   sequencer: string;
+  /** Facts of a replicated sequencer: connection, stream position, whether this node has caught up. */
+  sequencerStatus?: Record<string, unknown>;
   head: { height: number; hash: string; stateHash: string; time: number };
   pendingTxs: number;
   lastFault?: { at: number; message: string };
+  /** Comparison of signed checkpoints across the consortium's nodes (jetstream only). */
+  checkpoints?: { agreement: boolean; disagreements: number; peers: number };
   startedAt: number;
 }
 
@@ -78,9 +108,15 @@ export interface MedchainNode {
   readonly patients: PatientDirectory;
   /** Clinicians' access requests to patients, and the patients' decisions. */
   readonly accessRequests: AccessRequestService;
+  /** Record exchange: releases records this node holds to other institutions' nodes. */
+  readonly exchange: ExchangeServer;
   submit(signedTx: unknown): Promise<Receipt>;
+  /** Resolves once the node has every block known to the consortium (at once for the solo sequencer). */
+  whenCaughtUp(): Promise<void>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
+  /** Every known node's signed height, its lag, and whether all signed checkpoints agree. */
+  consortiumHealth(): ConsortiumHealth;
   close(): Promise<void>;
 }
 
@@ -96,6 +132,21 @@ function isNodeKeyOf(runtime: ContractRuntime, store: SqliteStore, did: string, 
   }
 }
 
+/** The member institution whose node key `did` is (undefined for any other key). */
+function nodeInstitutionOf(runtime: ContractRuntime, store: SqliteStore, did: string): string | undefined {
+  try {
+    const key = runtime.query('identity', 'resolveKey', { did }, store, { height: 0, time: 0 }) as { kind: string; institution?: string; status?: string };
+    return key.kind === 'node' ? key.institution : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkpointSummary(exchange: CheckpointExchange): { agreement: boolean; disagreements: number; peers: number } {
+  const h = exchange.health();
+  return { agreement: h.agreement.ok, disagreements: h.agreement.disagreements.length, peers: h.nodes.length - 1 };
+}
+
 /** Wires store, contracts, sequencer, signature workers and ledger for one institution. No globals. */
 export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   assertGenesis(config.genesis);
@@ -106,14 +157,19 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const store = new SqliteStore({ path: join(config.dataDir, LEDGER_FILE), indexes: runtime.indexes, synchronous: config.synchronous ?? 'full' });
   const limits: TxLimits = genesis.limits;
   const signer = new Ed25519Signer(config.identity.signing.seed);
-  const sequencer: Sequencer = new SoloSequencer({
+  const seqConfig = config.sequencer ?? { kind: 'solo' };
+  const common = {
     chain: genesis.chainId,
     proposerDid: config.identity.did,
     signer,
-    maxTxsPerBlock: config.sequencer?.maxTxsPerBlock,
-    maxWaitMs: config.sequencer?.maxWaitMs,
+    maxTxsPerBlock: seqConfig.maxTxsPerBlock,
+    maxWaitMs: seqConfig.maxWaitMs,
     now: config.now,
-  });
+  };
+  const sequencer: Sequencer =
+    seqConfig.kind === 'jetstream'
+      ? new JetStreamSequencer({ ...common, limits, servers: seqConfig.servers, stream: seqConfig.stream, replicas: seqConfig.replicas, tls: seqConfig.tls })
+      : new SoloSequencer(common);
   const workers = config.signatureWorkers ?? undefined;
   const verifier: SignatureVerifier = workers === 0 ? new InlineSignatureVerifier() : new WorkerSignatureVerifier(workers);
   let ledger: Ledger;
@@ -138,6 +194,8 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     await verifier.close();
     throw err;
   }
+  // A newly admitted institution's node starts from genesis and learns of its own admission from the stream.
+  if (!isNodeKeyOf(runtime, store, config.identity.did, config.institution) && sequencer.whenCaughtUp) await sequencer.whenCaughtUp();
   if (!isNodeKeyOf(runtime, store, config.identity.did, config.institution)) {
     await ledger.close();
     await verifier.close();
@@ -147,6 +205,29 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const { registry, observeCommit } = createMetrics(ledger);
   const startedAt = Date.now();
   let closed = false;
+  let exchange: CheckpointExchange | undefined;
+  if (seqConfig.kind === 'jetstream') {
+    exchange = new CheckpointExchange({
+      servers: seqConfig.servers,
+      tls: seqConfig.tls,
+      chain: genesis.chainId,
+      institution: config.institution,
+      node: { did: config.identity.did, signer },
+      ledger,
+      institutionOfNodeKey: (did) => nodeInstitutionOf(runtime, store, did),
+      logger,
+      metrics: registry,
+      replicas: seqConfig.replicas,
+    });
+    try {
+      await exchange.start();
+    } catch (err) {
+      await exchange.close();
+      await ledger.close();
+      await verifier.close();
+      throw err;
+    }
+  }
 
   const hostedSpec = config.hostedInstitutions ?? [{ id: config.institution, identity: config.identity }];
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
@@ -155,6 +236,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   let oversight!: OversightService;
   let patients!: PatientDirectory;
   let accessRequests!: AccessRequestService;
+  let exchangeServer!: ExchangeServer;
   const node: MedchainNode = {
     config,
     ledger,
@@ -173,6 +255,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     get accessRequests() {
       return accessRequests;
     },
+    get exchange() {
+      return exchangeServer;
+    },
     runtime,
     metrics: registry,
     logger,
@@ -182,6 +267,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
       const receipt = await ledger.submit(signedTx);
       observeCommit(performance.now() - t0);
       return receipt;
+    },
+    whenCaughtUp() {
+      return sequencer.whenCaughtUp ? sequencer.whenCaughtUp() : Promise.resolve();
     },
     query(contract, name, args, callerDid) {
       const head = ledger.head();
@@ -195,15 +283,24 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
         institution: config.institution,
         nodeDid: config.identity.did,
         sequencer: sequencer.kind,
+        ...(sequencer.status ? { sequencerStatus: sequencer.status() } : {}),
         head,
         pendingTxs: ledger.pendingCount(),
         ...(ledger.lastFault ? { lastFault: ledger.lastFault } : {}),
+        ...(exchange ? { checkpoints: checkpointSummary(exchange) } : {}),
         startedAt,
       };
+    },
+    consortiumHealth() {
+      if (exchange) return exchange.health();
+      const head = ledger.head();
+      const self = { institution: config.institution, nodeDid: config.identity.did, height: head.height, blockHash: head.hash, stateHash: head.stateHash };
+      return { chain: genesis.chainId, self, tip: head.height, nodes: [{ ...self, lag: 0, lastSeenMs: 0, self: true }], agreement: { ok: true, disagreements: [] } };
     },
     async close() {
       if (closed) return;
       closed = true;
+      await exchange?.close();
       await ledger.close();
       await verifier.close();
       for (const v of vaults) v.vault.close();
@@ -214,6 +311,8 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   oversight = new OversightService(node, config.now);
   patients = new PatientDirectory(node, records);
   accessRequests = new AccessRequestService(node, records);
+  records.useRemote(new ExchangeClient(node, { endpointOf: (inst) => config.exchangeEndpoints?.[inst] }));
+  exchangeServer = new ExchangeServer(node, records, logger);
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;

@@ -57,11 +57,16 @@ const vaultId = (id: string, version: number) => `${id}.v${version}`;
 
 /** Told when a Patient resource at a hosted custodian is written (with the stored resource) or erased (null). */
 export type PatientResourceListener = (custodian: string, record: { id: string; patientId?: string }, resource: Record<string, unknown> | null) => void;
+/** Fetches a redacted copy of a record held by another institution's node (see exchange/). */
+export interface RemoteRecordSource {
+  fetch(request: { custodian: string; access: string; patientId: string; record: string; version: number; relay: HostedInstitution }): Promise<RedactedCopy>;
+}
 
 export class RecordService {
   private readonly hosted: Map<string, HostedInstitution>;
   private readonly signers = new Map<string, Ed25519Signer>();
   private readonly patientListeners: PatientResourceListener[] = [];
+  private remote: RemoteRecordSource | undefined;
 
   constructor(
     private readonly node: MedchainNode,
@@ -69,6 +74,11 @@ export class RecordService {
   ) {
     this.hosted = new Map(hosted.map((h) => [h.id, h]));
     for (const h of hosted) this.signers.set(h.id, new Ed25519Signer(h.node.signing.seed));
+  }
+
+  /** Records held by institutions this node does not host are fetched through `source` (record exchange). */
+  useRemote(source: RemoteRecordSource): void {
+    this.remote = source;
   }
 
   hostedInstitutions(): string[] {
@@ -256,11 +266,29 @@ export class RecordService {
     outcome.access = result.access;
     for (const d of result.decisions) {
       if (d.decision !== 'permit') outcome.refused.push({ id: d.record, decision: d.decision, reason: d.reason });
-      else if (options.allVersions) {
+      else if (!this.hosted.has(this.q<RecordHead>('records', 'get', { id: d.record }).custodian) && this.remote && !options.allVersions && !options.versions?.[d.record]) {
+        outcome.released.push(await this.fetchRemote(relay, result.access, patientId, d.record));
+      } else if (options.allVersions) {
         for (const v of this.q<RecordVersion[]>('records', 'versions', { id: d.record })) outcome.released.push(await this.release(d.record, d.withheldFields, v.version));
       } else outcome.released.push(await this.release(d.record, d.withheldFields, options.versions?.[d.record]));
     }
     return outcome;
+  }
+
+  /**
+   * A record held elsewhere: its custodian's node releases a redacted copy against the access entry just
+   * committed; every released field is checked against the field root on this node's own ledger copy.
+   */
+  private async fetchRemote(relay: HostedInstitution, access: string, patientId: string, id: string): Promise<ReleasedRecord> {
+    const meta = this.q<RecordVersion>('records', 'get', { id });
+    const proof = await this.remote!.fetch({ custodian: meta.custodian, access, patientId, record: id, version: meta.version, relay });
+    const resource = verifyRedacted(proof, meta.fieldRoot);
+    return { meta, resource, withheld: Object.keys(proof.withheld), proof };
+  }
+
+  /** The redacted copy of one version of a record this node holds, for another node (exchange/). */
+  async redactedCopyFor(id: string, version: number, withheld: string[]): Promise<RedactedCopy> {
+    return (await this.release(id, withheld, version)).proof;
   }
 
   private async release(id: string, withheld: string[], version?: number): Promise<ReleasedRecord> {

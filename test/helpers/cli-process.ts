@@ -61,7 +61,7 @@ export interface NodeProcess {
 export async function startNodeProcess(dataDir: string, port: number, timeoutMs = 60_000): Promise<NodeProcess> {
   const child = spawn(process.execPath, [...CLI_ARGS, 'start', '--data', dataDir, '--port', String(port)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, MEDCHAIN_LOG_LEVEL: 'warn' },
+    env: { ...process.env, MEDCHAIN_LOG_LEVEL: process.env['NODE_LOG'] ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -34,9 +34,15 @@ export async function startNode(opts: StartOptions): Promise<void> {
     sequencer: settings.sequencer,
     checkpointInterval: settings.checkpointInterval,
     logger,
-    // The embedded demo node holds every demo institution's vault; a real node holds only its own.
-    ...(settings.demo ? { hostedInstitutions: demoHostedInstitutions() } : {}),
+    // The embedded demo node holds every demo institution's vault; a real node (and each node of a demo
+    // cluster, `medchain cluster up`) holds only its own.
+    ...(settings.demo && settings.sequencer.kind === 'solo' ? { hostedInstitutions: demoHostedInstitutions() } : {}),
   });
+  if (settings.sequencer.kind !== 'solo') {
+    // A node that was down, or a new member syncing from genesis, serves its API only once it has caught up.
+    logger.info({ height: node.status().head.height }, 'catching up from the block stream');
+    await node.whenCaughtUp();
+  }
   const app = await buildApi(node, { logger: false });
   const host = opts.host ?? settings.host;
   const port = opts.port ?? settings.port;

@@ -1,0 +1,475 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { Ed25519Signer } from '../crypto/index.js';
+import { signProposal, txRootOf, type BlockProposal, type ProposalHeader } from './block.js';
+import { CodedError } from './errors.js';
+import { ProposalRejected } from './executor.js';
+import { decodeProposal, encodeProposal, PROPOSAL_OVERHEAD_BYTES } from './proposal-wire.js';
+import type { Sequencer, SequencerHost } from './sequencer.js';
+import type { ParsedTx, TxLimits } from './tx.js';
+
+export interface JetStreamSequencerOptions {
+  chain: string;
+  proposerDid: string;
+  signer: Ed25519Signer;
+  limits: TxLimits;
+  /** nats-server client URLs; the client fails over between them. */
+  servers: string[];
+  /** TLS to the servers (PEM file paths), passed to the NATS client as is. */
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
+  /** Stream name; defaults to one derived from the chain id. */
+  stream?: string;
+  /** Stream replicas when this peer creates the stream (3 or 5; the servers must be at least that many). */
+  replicas?: number;
+  maxTxsPerBlock?: number;
+  maxWaitMs?: number;
+  /** A block is cut before its wire form would exceed this (must stay below the servers' max_payload). */
+  maxBlockBytes?: number;
+  /** How long to wait for the cluster to accept the stream at start (a fresh cluster elects leaders first). */
+  startTimeoutMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted):
+ * with m peers proposing lately, a peer that proposed one of the last m - 1 blocks lets the others go first,
+ * unless no block has come for a while: twice the recent interval between blocks (so a peer that executes more
+ * slowly still gets its turn under load), between 50 ms and 2 s. Without it the peer that consumes fastest wins
+ * every race and the others' txs starve into commit timeouts; with it busy peers take turns.
+ */
+const MIN_PATIENCE_MS = 50;
+const MAX_PATIENCE_MS = 2000;
+const RECENT_BLOCKS = 16;
+
+/** NATS JetStream's code for a failed expected-last-sequence condition. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+export function streamNameOf(chain: string): string {
+  return `MEDCHAIN_${chain.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+export function blocksSubjectOf(chain: string): string {
+  return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.blocks`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The replicated sequencer: blocks are messages on a JetStream stream replicated over a nats-server cluster
+ * (Raft inside NATS; we write no consensus).
+ *
+ * - Proposing: a peer proposes its own users' txs on top of the head it has committed, publishing with the
+ *   expected-last-sequence condition set to the last stream message it has consumed. JetStream appends it only
+ *   if no other message got there first, so exactly one proposal wins each slot and the chain never forks.
+ *   A peer that loses the race (or cannot learn the outcome) puts its txs back and proposes them again once
+ *   it has consumed the winner.
+ * - Committing: every peer, the proposer included, consumes the stream in order from its own committed height
+ *   and hands each proposal to the ledger, which checks the proposer's signature, the tx signatures and the
+ *   link, executes it with the same executor as the solo sequencer and commits it. A submitter's tx is thus
+ *   acknowledged only once committed on the node it was submitted to.
+ * - Stream sequence vs height: height h is normally at stream sequence h (genesis, height 0, is not on the
+ *   stream). A message that is not a valid proposal for the next height (malformed, stale, badly signed) is
+ *   skipped by every peer alike, so sequences can run ahead of heights but never behind: a peer resumes from
+ *   sequence `height + 1` and skips what it already has.
+ */
+export class JetStreamSequencer implements Sequencer {
+  readonly kind = 'jetstream';
+  private host: SequencerHost | undefined;
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
+  private messages: ConsumerMessages | undefined;
+  private consumeLoopDone: Promise<void> = Promise.resolve();
+  private readonly stream: string;
+  private readonly subject: string;
+  private readonly maxTxs: number;
+  private readonly maxWaitMs: number;
+  private readonly maxBlockBytes: number;
+  private readonly now: () => number;
+
+  private queue: ParsedTx[] = [];
+  private queuedIds = new Set<string>();
+  /** Proposers of the last RECENT_BLOCKS blocks committed from the stream, and when the last one came. */
+  private recentProposers: string[] = [];
+  private lastBlockAt = 0;
+  /** Moving average of the time between committed blocks (ms). */
+  private blockIntervalMs = MIN_PATIENCE_MS;
+  private timer: NodeJS.Timeout | undefined;
+  /** Our proposal being appended or waiting to come back on the stream. */
+  private inFlight: { proposal: BlockProposal; seq?: number } | undefined;
+  private publishing = false;
+  private processing = false;
+  private stopped = true;
+  /** Last stream sequence handed to the ledger (or skipped); proposals are appended after it. */
+  private consumedSeq = 0;
+  /** Highest stream sequence known to exist; the peer is caught up when it has consumed that far. */
+  private knownStreamSeq = 0;
+  private caughtUpWaiters: Array<{ target: number; resolve: () => void }> = [];
+  private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0, watchdogKicks: 0 };
+  private watchdog: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: JetStreamSequencerOptions) {
+    this.stream = options.stream ?? streamNameOf(options.chain);
+    this.subject = blocksSubjectOf(options.chain);
+    this.maxTxs = options.maxTxsPerBlock ?? 2000;
+    this.maxWaitMs = options.maxWaitMs ?? 5;
+    this.maxBlockBytes = options.maxBlockBytes ?? 4 * 1024 * 1024;
+    this.now = options.now ?? Date.now;
+  }
+
+  async start(host: SequencerHost): Promise<void> {
+    this.host = host;
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
+    const nc = await connect({
+      servers: this.options.servers,
+      name: `medchain ${this.options.proposerDid.slice(-12)}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 2000,
+      timeout: 5000,
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
+    });
+    this.nc = nc;
+    try {
+      this.jsm = await retryUntil(deadline, () => jetstreamManager(nc));
+      this.js = jetstream(nc);
+      const lastSeq = await retryUntil(deadline, () => this.ensureStream());
+      const head = host.head();
+      if (lastSeq < head.height) {
+        throw new CodedError(
+          'STREAM_BEHIND',
+          `stream ${this.stream} ends at sequence ${lastSeq} but this node has committed height ${head.height}: wrong cluster or a lost stream`,
+        );
+      }
+      this.consumedSeq = head.height;
+      this.knownStreamSeq = lastSeq;
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+    this.stopped = false;
+    this.consumeLoopDone = this.consumeLoop();
+    // A safety net, counted in status(): queued txs with nothing scheduled to propose them would wait forever.
+    this.watchdog = setInterval(() => {
+      if (this.queue.length > 0 && !this.timer && !this.publishing && !this.processing && !this.inFlight && this.caughtUp()) {
+        this.stats.watchdogKicks++;
+        this.cutSoon(0);
+      }
+    }, 500);
+    this.watchdog.unref();
+  }
+
+  /** Creates the stream if no peer has yet; returns its last sequence. */
+  private async ensureStream(): Promise<number> {
+    const jsm = this.jsm!;
+    try {
+      return (await jsm.streams.info(this.stream)).state.last_seq;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err; // 10059: stream not found
+    }
+    const info = await jsm.streams.add({
+      name: this.stream,
+      subjects: [this.subject],
+      num_replicas: this.options.replicas ?? 3,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.New,
+      // The stream is the consortium's history: nothing is ever aged out (a new member syncs from genesis).
+      max_msgs: -1,
+      max_bytes: -1,
+      max_age: 0,
+      max_msg_size: this.maxBlockBytes + PROPOSAL_OVERHEAD_BYTES,
+    });
+    return info.state.last_seq;
+  }
+
+  enqueue(tx: ParsedTx): void {
+    if (this.stopped || !this.host) throw new Error('sequencer is not running');
+    this.queue.push(tx);
+    this.queuedIds.add(tx.id);
+    this.cutSoon(this.queue.length >= this.maxTxs ? 0 : this.maxWaitMs);
+  }
+
+  pending(): number {
+    return this.queue.length + (this.inFlight?.proposal.txs.length ?? 0);
+  }
+
+  /** Whether this peer has consumed every message the stream is known to hold. */
+  caughtUp(): boolean {
+    return this.consumedSeq >= this.knownStreamSeq;
+  }
+
+  /**
+   * Resolves once the peer has consumed the stream as far as it was known to reach at the call (a fixed target:
+   * under load the stream keeps growing, and a restarted node need not chase every block appended meanwhile).
+   */
+  whenCaughtUp(): Promise<void> {
+    const target = this.knownStreamSeq;
+    if (this.consumedSeq >= target) return Promise.resolve();
+    return new Promise((resolve) => this.caughtUpWaiters.push({ target, resolve }));
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      stream: this.stream,
+      connected: this.nc !== undefined && !this.nc.isClosed(),
+      server: this.nc?.getServer(),
+      consumedSeq: this.consumedSeq,
+      streamSeq: this.knownStreamSeq,
+      caughtUp: this.caughtUp(),
+      ...this.stats,
+    };
+  }
+
+  async stop(): Promise<ParsedTx[]> {
+    if (this.stopped) return [];
+    this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.messages?.stop();
+    const deadline = Date.now() + 5000;
+    while ((this.processing || this.publishing) && Date.now() < deadline) await sleep(2);
+    await Promise.race([this.consumeLoopDone, sleep(2000)]);
+    await this.nc?.close().catch(() => undefined);
+    const left = [...(this.inFlight?.proposal.txs ?? []), ...this.queue];
+    this.inFlight = undefined;
+    this.queue = [];
+    this.queuedIds.clear();
+    for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
+    return left;
+  }
+
+  // ---- consuming ----------------------------------------------------------------------------------------------
+
+  private async consumeLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        // An ordered consumer: ephemeral, in order, and re-created by the client from the last delivered
+        // sequence when a server fails, so a peer rides through the loss of the server it is connected to.
+        const consumer = await this.js!.consumers.get(this.stream, {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: this.consumedSeq + 1,
+        });
+        // Short pulls and heartbeats: a consumer lost with a failed server is noticed (two missed heartbeats)
+        // and re-created within seconds instead of the client's default of a minute.
+        this.messages = await consumer.consume({ max_messages: 64, expires: 5000, idle_heartbeat: 1000 });
+        if (this.stopped) this.messages.stop();
+        for await (const m of this.messages) {
+          if (this.stopped) break;
+          await this.deliver(m.seq, m.data, m.info.pending);
+        }
+      } catch (err) {
+        this.messages?.stop();
+        if (this.stopped) break;
+        this.host!.onError(new CodedError('SEQUENCER_FAULT', `consuming the block stream failed: ${(err as Error).message}`));
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Hands one stream message to the ledger; a storage failure propagates and the consumer restarts there. */
+  private async deliver(seq: number, data: Uint8Array, pending: number): Promise<void> {
+    if (seq <= this.consumedSeq) return; // redelivery after a consumer reset
+    const host = this.host!;
+    this.processing = true;
+    try {
+      const own = this.inFlight?.seq === seq ? this.inFlight.proposal : undefined;
+      let proposal: BlockProposal | undefined = own;
+      if (!proposal) {
+        try {
+          proposal = decodeProposal(data, this.options.limits);
+        } catch (err) {
+          this.skip(seq, (err as Error).message);
+        }
+      }
+      // Anything not proposing the very next height was superseded (or is what we already have): skip it.
+      if (proposal && proposal.header.height === host.head().height + 1) {
+        try {
+          await host.commit(proposal);
+          this.recentProposers.push(proposal.header.proposer);
+          if (this.recentProposers.length > RECENT_BLOCKS) this.recentProposers.shift();
+          const now = performance.now();
+          if (this.lastBlockAt > 0) this.blockIntervalMs = 0.8 * this.blockIntervalMs + 0.2 * Math.min(now - this.lastBlockAt, MAX_PATIENCE_MS);
+          this.lastBlockAt = now;
+          this.forgetCommitted(proposal);
+        } catch (err) {
+          if (!(err instanceof ProposalRejected)) throw err;
+          this.skip(seq, err.message);
+        }
+      }
+      if (this.inFlight && (own || this.isOurs(proposal) || (this.inFlight.seq !== undefined && this.inFlight.seq <= seq))) {
+        this.inFlight = undefined;
+      }
+      this.consumedSeq = seq;
+      this.knownStreamSeq = Math.max(this.knownStreamSeq, seq + pending);
+    } finally {
+      this.processing = false;
+    }
+    if (this.caughtUpWaiters.length > 0) {
+      const reached = this.caughtUpWaiters.filter((w) => w.target <= this.consumedSeq);
+      this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w.target > this.consumedSeq);
+      for (const w of reached) w.resolve();
+    }
+    if (this.queue.length > 0) this.cutSoon(0);
+  }
+
+  /** Whether a delivered proposal is our in-flight one (when the publish outcome was not heard). */
+  private isOurs(proposal: BlockProposal | undefined): boolean {
+    const mine = this.inFlight?.proposal.header;
+    return !!proposal && !!mine && proposal.header.proposer === mine.proposer && proposal.header.txRoot === mine.txRoot && proposal.header.height === mine.height;
+  }
+
+  private skip(seq: number, why: string): void {
+    this.stats.skipped++;
+    this.host!.onError(new CodedError('PROPOSAL_SKIPPED', `stream message ${seq} skipped: ${why}`));
+  }
+
+  /** Drops txs from our queue that another proposal already committed (a client that submitted twice). */
+  private forgetCommitted(proposal: BlockProposal): void {
+    if (this.queuedIds.size === 0) return;
+    let hit = false;
+    for (const tx of proposal.txs) if (this.queuedIds.delete(tx.id)) hit = true;
+    if (hit) this.queue = this.queue.filter((t) => this.queuedIds.has(t.id));
+  }
+
+  // ---- proposing ----------------------------------------------------------------------------------------------
+
+  private cutSoon(delayMs: number): void {
+    if (this.timer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.propose();
+    }, delayMs);
+  }
+
+  private takeBatch(): ParsedTx[] {
+    let bytes = PROPOSAL_OVERHEAD_BYTES;
+    let n = 0;
+    while (n < this.queue.length && n < this.maxTxs) {
+      const size = this.queue[n]!.storedBytes.length + 1;
+      if (n > 0 && bytes + size > this.maxBlockBytes) break;
+      bytes += size;
+      n++;
+    }
+    const txs = this.queue.splice(0, n);
+    for (const t of txs) this.queuedIds.delete(t.id);
+    return txs;
+  }
+
+  /** 0 when it is this peer's turn to propose (see MIN_PATIENCE_MS), else how long until it may anyway. */
+  private turnWaitMs(): number {
+    const me = this.options.proposerDid;
+    const active = new Set([...this.recentProposers, me]).size;
+    if (active < 2 || !this.recentProposers.slice(-(active - 1)).includes(me)) return 0;
+    const patience = Math.min(MAX_PATIENCE_MS, Math.max(MIN_PATIENCE_MS, 2 * this.blockIntervalMs));
+    return Math.max(0, Math.ceil(this.lastBlockAt + patience - performance.now()));
+  }
+
+  private requeue(txs: ParsedTx[]): void {
+    this.queue = [...txs, ...this.queue];
+    for (const t of txs) this.queuedIds.add(t.id);
+  }
+
+  private async propose(): Promise<void> {
+    const host = this.host;
+    if (!host || this.stopped || this.publishing || this.processing || this.inFlight || this.queue.length === 0) return;
+    if (!this.caughtUp()) {
+      void this.whenCaughtUp().then(() => this.cutSoon(0));
+      return;
+    }
+    const wait = this.turnWaitMs();
+    if (wait > 0) {
+      this.cutSoon(wait);
+      return;
+    }
+    this.publishing = true;
+    const txs = this.takeBatch();
+    const head = host.head();
+    const expectedLastSeq = this.consumedSeq;
+    const header: ProposalHeader = {
+      chain: this.options.chain,
+      height: head.height + 1,
+      prevHash: head.hash,
+      time: Math.max(this.now(), head.time),
+      proposer: this.options.proposerDid,
+      txRoot: txRootOf(txs.map((t) => t.id)),
+      txCount: txs.length,
+    };
+    const proposal: BlockProposal = { header, proposerSig: signProposal(header, this.options.signer), txs };
+    const inFlight: { proposal: BlockProposal; seq?: number } = { proposal };
+    this.inFlight = inFlight;
+    try {
+      const ack = await this.js!.publish(this.subject, encodeProposal(proposal), {
+        expect: { lastSequence: expectedLastSeq, streamName: this.stream },
+        // Past this the outcome is unknown and is learned from the stream (resolveUnknownOutcome).
+        timeout: 2000,
+      });
+      this.stats.proposed++;
+      if (this.inFlight === inFlight) {
+        if (ack.seq <= this.consumedSeq) this.inFlight = undefined; // already consumed (and committed) meanwhile
+        else inFlight.seq = ack.seq;
+      }
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+        // Another peer's proposal got this slot: ours was not appended. Propose again after consuming theirs.
+        this.stats.lostRaces++;
+        this.knownStreamSeq = Math.max(this.knownStreamSeq, expectedLastSeq + 1);
+        if (this.inFlight === inFlight) this.inFlight = undefined;
+        this.requeue(txs);
+      } else {
+        // Timeout or lost connection: the block may or may not be on the stream. Find out before retrying.
+        this.stats.unknownOutcomes++;
+        if (!this.stopped) host.onError(new CodedError('SEQUENCER_FAULT', `proposing failed: ${(err as Error).message}`));
+        await this.resolveUnknownOutcome(inFlight);
+      }
+    } finally {
+      this.publishing = false;
+    }
+    if (this.queue.length > 0 && !this.inFlight) this.cutSoon(0);
+  }
+
+  /** Learns the stream's end, consumes up to it, and puts the txs back if the proposal did not land. */
+  private async resolveUnknownOutcome(inFlight: { proposal: BlockProposal }): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const last = (await this.jsm!.streams.info(this.stream)).state.last_seq;
+        this.knownStreamSeq = Math.max(this.knownStreamSeq, last);
+        break;
+      } catch {
+        await sleep(250);
+      }
+    }
+    await this.whenCaughtUp();
+    if (this.inFlight === inFlight) {
+      this.inFlight = undefined;
+      this.requeue(inFlight.proposal.txs);
+    }
+  }
+}
+
+async function retryUntil<T>(deadline: number, attempt: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
+}
