@@ -77,7 +77,8 @@ export function App() {
   return (
     <ConfigProvider
       locale={english ? enUS : zhCN}
-      theme={{ token: { colorPrimary: '#0f766e', colorInfo: '#0f766e', borderRadius: 8, fontSize: 14 } }}
+      theme={{ token: { colorPrimary: '#0f766e', borderRadius: 8, fontSize: 14 } }}
+      button={{ autoInsertSpace: false }}
     >
       <AntApp>
         <SessionProvider>

@@ -22,6 +22,7 @@ export interface StaffMember {
 }
 export interface DemoPeople {
   demo: true;
+  consortium: { name: string; nameEn?: string };
   institutions: Array<{ id: string; name: string; nameEn: string; type: string }>;
   patients: Array<{ handle: string; patientId: string; name: string; nameEn: string; gender: string; birthDate: string; institutions: string[] }>;
   staff: Array<{ handle: string; name: string; institution: string; roles: string[] }>;
@@ -63,7 +64,8 @@ export function DirectoryProvider({ children }: { children: ReactNode }) {
     const byDid = new Map(d.staff.map((s) => [s.did, s]));
     return {
       chain: d.status.chain,
-      consortium: d.status.consortium,
+      // The ledger names the consortium in Chinese; the demo also knows its English name.
+      consortium: english && d.demo?.consortium.nameEn ? d.demo.consortium.nameEn : d.status.consortium,
       institutions,
       staff: d.staff,
       demo: d.demo,

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { toBase64Url } from '../../crypto/index.js';
-import { DEMO_INSTITUTIONS, demoHandle, demoIdentity, type DemoPerson } from '../../demo/index.js';
+import { DEMO_INSTITUTIONS, demoGenesis, demoHandle, demoIdentity, type DemoPerson } from '../../demo/index.js';
 import { CodedError } from '../../ledger/index.js';
 import { sendError } from '../errors.js';
 import { errorResponses } from '../schemas.js';
@@ -33,6 +33,7 @@ export function demoRoutes(app: FastifyInstance, people: readonly DemoPerson[]):
     { schema: { tags, summary: 'DEMO ONLY: the synthetic demo people one can sign in as in the web application' } },
     async () => ({
       demo: true,
+      consortium: demoGenesis().consortium,
       institutions: DEMO_INSTITUTIONS.map((i) => ({ id: i.id, name: i.name, nameEn: i.nameEn, type: i.type })),
       patients,
       staff,

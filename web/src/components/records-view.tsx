@@ -52,16 +52,19 @@ function LabTable({ items }: { items: Resource[] }) {
 function Demographics({ r }: { r: Resource }) {
   const { t, i18n } = useTranslation();
   const english = i18n.language.startsWith('en');
-  const address = (r['address'] as Array<{ text?: string }> | undefined)?.[0]?.text;
-  const phone = (r['telecom'] as Array<{ value?: string }> | undefined)?.[0]?.value;
+  const withheld = withheldOf(r);
+  const hidden = (field: string, value: string | undefined) =>
+    withheld.includes(field) ? <Tag icon={<EyeInvisibleOutlined />} color="orange">{t('records.hiddenValue')}</Tag> : (value ?? '—');
+  const address = hidden('Patient.address', (r['address'] as Array<{ text?: string }> | undefined)?.[0]?.text);
+  const phone = hidden('Patient.telecom', (r['telecom'] as Array<{ value?: string }> | undefined)?.[0]?.value);
   return (
     <>
       <Descriptions size="small" column={{ xs: 1, sm: 2 }}>
         <Descriptions.Item label={t('records.name')}>{titleOf(r, english)}</Descriptions.Item>
         <Descriptions.Item label={t('records.gender')}>{t(`gender.${String(r['gender'])}`, { defaultValue: String(r['gender'] ?? '—') })}</Descriptions.Item>
         <Descriptions.Item label={t('records.birthDate')}>{String(r['birthDate'] ?? '—')}</Descriptions.Item>
-        <Descriptions.Item label={t('fields.Patient.address')}>{address ?? '—'}</Descriptions.Item>
-        <Descriptions.Item label={t('fields.Patient.telecom')}>{phone ?? '—'}</Descriptions.Item>
+        <Descriptions.Item label={t('records.address')}>{address}</Descriptions.Item>
+        <Descriptions.Item label={t('records.phone')}>{phone}</Descriptions.Item>
         <Descriptions.Item label={t('records.registeredAt')}>{(r['managingOrganization'] as { display?: string } | undefined)?.display ?? '—'}</Descriptions.Item>
       </Descriptions>
       <Withheld r={r} />
@@ -73,7 +76,7 @@ function GroupList({ group, items }: { group: string; items: Resource[] }) {
   const { t, i18n } = useTranslation();
   const english = i18n.language.startsWith('en');
   if (group === 'labs' || group === 'vitals') return <LabTable items={items} />;
-  if (group === 'demographics') return <>{items.map((r) => <Demographics key={r.id} r={r} />)}</>;
+  if (group === 'demographics') return <>{items.map((r, i) => <div key={r.id} style={i ? { borderTop: '1px dashed #e2e8f0', paddingTop: 8, marginTop: 8 } : undefined}><Demographics r={r} /></div>)}</>;
   return (
     <List
       size="small"

@@ -51,7 +51,9 @@ export function Shell() {
     { key: '/explorer', label: <Link to="/explorer">{t('nav.explorer')}</Link> },
   ];
   const selected = items.map((i) => i.key).filter((k) => location.pathname.startsWith(k));
-  const who = profile ? `${profile.name}${profile.institution ? ` · ${directory.institutionName(profile.institution)}` : ''}` : '';
+  const { i18n } = useTranslation();
+  const name = profile ? (i18n.language.startsWith('en') && profile.nameEn ? profile.nameEn : profile.name) : '';
+  const who = profile ? `${name}${profile.institution ? ` · ${directory.institutionName(profile.institution)}` : ''}` : '';
   return (
     <Layout style={{ minHeight: '100vh' }}>
       <Layout.Header className="mc-header">
@@ -74,7 +76,7 @@ export function Shell() {
               }}
             >
               <Button type="text" icon={<UserOutlined />} style={{ color: '#fff' }} aria-label={t('app.account')}>
-                <span className="mc-hide-sm">{profile.name}</span>
+                <span className="mc-hide-sm">{name}</span>
               </Button>
             </Dropdown>
           ) : (

@@ -15,7 +15,7 @@ export const en: typeof zh = {
     footer: 'MedChain · Patient data never goes on the ledger; it stays encrypted at the institutions. Every access is recorded on the ledger.',
   },
   nav: { patient: 'My health', clinician: 'Clinician workspace', pharmacy: 'Pharmacy', regulator: 'Regulator dashboard', verify: 'Verify a medicine', explorer: 'Explorer' },
-  common: { retry: 'Retry', refresh: 'Refresh', cancel: 'Cancel', listSeparator: ', ' },
+  common: { retry: 'Retry', refresh: 'Refresh', cancel: 'Cancel', locale: 'en-GB', listSeparator: ', ' },
   errors: {
     generic: 'That did not work. Please try again later.',
     NETWORK: 'The node cannot be reached. Check the network.',
@@ -82,6 +82,7 @@ export const en: typeof zh = {
     items: '{{count}} items',
     test: 'Test', result: 'Result', range: 'Reference range', flag: 'Flag', date: 'Date',
     name: 'Name', gender: 'Sex', birthDate: 'Date of birth', registeredAt: 'Registered at',
+    hiddenValue: 'hidden', address: 'Address', phone: 'Phone',
     withheld: 'Hidden by consent: {{field}}',
   },
   patient: {

@@ -13,7 +13,7 @@ export const zh = {
     footer: '医链 MedChain · 患者数据从不上链，只在医疗机构的加密库中保存；每次访问都记录在账本上。',
   },
   nav: { patient: '我的健康', clinician: '医生工作台', pharmacy: '药房', regulator: '监管驾驶舱', verify: '药品验真', explorer: '区块浏览器' },
-  common: { retry: '重试', refresh: '刷新', cancel: '取消', listSeparator: '、' },
+  common: { retry: '重试', refresh: '刷新', cancel: '取消', locale: 'zh-CN', listSeparator: '、' },
   errors: {
     generic: '操作未能完成，请稍后重试。',
     NETWORK: '无法连接节点，请检查网络。',
@@ -80,6 +80,7 @@ export const zh = {
     items: '{{count}} 项',
     test: '项目', result: '结果', range: '参考范围', flag: '提示', date: '日期',
     name: '姓名', gender: '性别', birthDate: '出生日期', registeredAt: '建档机构',
+    hiddenValue: '已隐藏', address: '住址', phone: '联系电话',
     withheld: '已按授权隐藏：{{field}}',
   },
   patient: {

@@ -4,6 +4,7 @@ import { Alert, Button, Card, Col, Descriptions, Drawer, Input, Row, Space, Stat
 import canonicalize from 'canonicalize';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useFormat } from '../lib/format.js';
 import { AsyncView, ErrorAlert } from '../components/async-view.js';
 import { PageTitle } from '../components/shell.js';
 import { useDirectory } from '../directory.js';
@@ -78,6 +79,7 @@ function ProofCheck({ tx, block }: { tx: BlockTx; block: BlockRow }) {
 }
 
 function BlockDrawer({ block, onClose }: { block: BlockRow; onClose(): void }) {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const directory = useDirectory();
   const state = useAsync(() => openApi.get<{ txs: BlockTx[] }>(`/v1/blocks/${block.height}`), [block.height]);
@@ -89,7 +91,7 @@ function BlockDrawer({ block, onClose }: { block: BlockRow; onClose(): void }) {
         <Descriptions.Item label={t('explorer.hash')}>
           <span className="mc-mono">{block.hash}</span> {hashOk ? <Tag color="green">{t('explorer.hashOk')}</Tag> : <Tag color="red">{t('explorer.hashBad')}</Tag>}
         </Descriptions.Item>
-        <Descriptions.Item label={t('explorer.time')}>{new Date(block.header.time).toLocaleString()}</Descriptions.Item>
+        <Descriptions.Item label={t('explorer.time')}>{fmt.dateTime(block.header.time)}</Descriptions.Item>
         <Descriptions.Item label={t('explorer.proposer')}>{directory.institutionName(directory.institutions.find((i) => i.nodeKey === block.header.proposer)?.id) ?? short(block.header.proposer, 16)}</Descriptions.Item>
         <Descriptions.Item label="txRoot"><span className="mc-mono">{block.header.txRoot}</span></Descriptions.Item>
         <Descriptions.Item label={t('explorer.prevHash')}><span className="mc-mono">{block.header.prevHash}</span></Descriptions.Item>
@@ -128,6 +130,7 @@ function BlockDrawer({ block, onClose }: { block: BlockRow; onClose(): void }) {
 
 /** Blocks and transactions (never their arguments or any patient data), with proofs checked in the browser. */
 export default function Explorer() {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const [from, setFrom] = useState<number>();
   const [open, setOpen] = useState<BlockRow>();
@@ -154,7 +157,7 @@ export default function Explorer() {
           <Row gutter={[12, 12]} style={{ marginBottom: 16 }}>
             <Col xs={12} md={6}><Card size="small"><Statistic className="mc-stat" title={t('explorer.height')} value={s.head.height} /></Card></Col>
             <Col xs={12} md={6}><Card size="small"><Statistic className="mc-stat" title={t('explorer.pending')} value={s.pendingTxs} /></Card></Col>
-            <Col xs={12} md={6}><Card size="small"><Statistic className="mc-stat" title={t('explorer.lastBlock')} value={new Date(s.head.time).toLocaleTimeString()} /></Card></Col>
+            <Col xs={12} md={6}><Card size="small"><Statistic className="mc-stat" title={t('explorer.lastBlock')} value={fmt.time(s.head.time)} /></Card></Col>
             <Col xs={12} md={6}><Card size="small"><Statistic className="mc-stat" title={t('explorer.sequencer')} value={s.sequencer} /></Card></Col>
           </Row>
         )}
@@ -182,7 +185,7 @@ export default function Explorer() {
                   { title: t('explorer.heightCol'), dataIndex: 'height', width: 80 },
                   { title: t('explorer.hash'), dataIndex: 'hash', render: (h: string) => <span className="mc-mono">{short(h)}</span> },
                   { title: t('explorer.txs'), render: (_: unknown, r: BlockRow) => r.header.txCount },
-                  { title: t('explorer.time'), render: (_: unknown, r: BlockRow) => new Date(r.header.time).toLocaleString() },
+                  { title: t('explorer.time'), render: (_: unknown, r: BlockRow) => fmt.dateTime(r.header.time) },
                 ]}
               />
               {b.blocks.length && b.blocks[b.blocks.length - 1]!.height > 0 ? (

@@ -1,5 +1,6 @@
 import { Alert, Card, Col, Empty, Row, Statistic, Table, Tag, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
+import { useFormat } from '../lib/format.js';
 import { AsyncView } from '../components/async-view.js';
 import { Chart } from '../components/chart.js';
 import { PageTitle } from '../components/shell.js';
@@ -151,6 +152,7 @@ function AccessStatistics() {
 }
 
 function AnomalyPanel() {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const directory = useDirectory();
   const { api } = useSignedIn();
@@ -170,7 +172,7 @@ function AnomalyPanel() {
                 scroll={{ x: true }}
                 dataSource={a.emergencies}
                 columns={[
-                  { title: t('regulator.when'), render: (_: unknown, e) => new Date(e.time).toLocaleString() },
+                  { title: t('regulator.when'), render: (_: unknown, e) => fmt.dateTime(e.time) },
                   { title: t('regulator.who'), render: (_: unknown, e) => `${who(e.requester)} · ${directory.institutionName(e.institution)}` },
                   { title: t('regulator.reason'), dataIndex: 'reason' },
                   { title: t('regulator.decision'), render: (_: unknown, e) => <Tag color={e.decision === 'permit' ? 'red' : 'default'}>{t(`decisions.${e.decision}`)}</Tag> },
@@ -207,6 +209,7 @@ function AnomalyPanel() {
 }
 
 function DrugOversight() {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const directory = useDirectory();
   const { api } = useSignedIn();
@@ -258,7 +261,7 @@ function DrugOversight() {
                   scroll={{ x: true }}
                   dataSource={[...r.suspicious].sort((a, b) => b.at - a.at)}
                   columns={[
-                    { title: t('regulator.when'), dataIndex: 'at', render: (x: number) => new Date(x).toLocaleString() },
+                    { title: t('regulator.when'), dataIndex: 'at', render: (x: number) => fmt.dateTime(x) },
                     { title: t('regulator.finding'), dataIndex: 'finding', render: (f: string) => <Tag color="red">{t(`verify.warnings.${f}`, { defaultValue: f })}</Tag> },
                     { title: t('regulator.code'), dataIndex: 'code', render: (c: string) => <span className="mc-mono">{c}</span> },
                     { title: t('regulator.reportedBy'), dataIndex: 'reportedBy', render: (i: string) => directory.institutionName(i) },

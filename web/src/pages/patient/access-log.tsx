@@ -2,6 +2,7 @@ import { AlertOutlined, CheckCircleOutlined, StopOutlined } from '@ant-design/ic
 import { Alert, Card, Empty, Segmented, Space, Tag, Timeline, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useFormat } from '../../lib/format.js';
 import { AsyncView } from '../../components/async-view.js';
 import { useDirectory } from '../../directory.js';
 import { useAsync } from '../../lib/use-async.js';
@@ -50,6 +51,7 @@ function eventsOf(log: AccessEntry[]): AccessEvent[] {
 
 /** Who accessed my records: a timeline, break-the-glass accesses in red, denied attempts too. */
 export function AccessLog({ pid }: { pid: string }) {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const directory = useDirectory();
   const { api, profile } = useSignedIn();
@@ -100,7 +102,7 @@ export function AccessLog({ pid }: { pid: string }) {
                             {(e.roles ?? []).map((r) => <Tag key={r}>{t(`roles.${r}`, { defaultValue: r })}</Tag>)}
                           </Space>
                           <div>
-                            <Typography.Text type="secondary">{new Date(e.time).toLocaleString()}</Typography.Text> · {t(`purposes.${e.purpose}`, { defaultValue: e.purpose })}
+                            <Typography.Text type="secondary">{fmt.dateTime(e.time)}</Typography.Text> · {t(`purposes.${e.purpose}`, { defaultValue: e.purpose })}
                           </div>
                           <Space wrap size={4} style={{ marginTop: 4 }}>
                             {ev.emergency ? <Tag color="red">{t('access.emergency')}</Tag> : null}

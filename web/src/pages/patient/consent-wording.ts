@@ -34,7 +34,7 @@ export function describeConsent(c: ConsentTerms, t: TFunction, directory: Direct
   const who = actorText(c.actor, t, directory);
   const what = c.resourceTypes?.length ? list(c.resourceTypes.map((r) => t(`resourceTypes.${r}`, { defaultValue: r }))) : t('consent.allRecords');
   const why = list(c.purposes.map((p) => t(`purposes.${p}`, { defaultValue: p })));
-  const until = c.end !== undefined ? t('consent.until', { date: new Date(c.end).toLocaleDateString() }) : t('consent.noEnd');
+  const until = c.end !== undefined ? t('consent.until', { date: new Date(c.end).toLocaleDateString(t('common.locale'), { timeZone: 'Asia/Shanghai' }) }) : t('consent.noEnd');
   const hidden = c.excludeFields?.length ? t('consent.hiding', { fields: list(c.excludeFields.map((f) => t(`fields.${f}`, { defaultValue: f }))) }) : '';
   return t(c.provision === 'deny' ? 'consent.sentenceDeny' : 'consent.sentencePermit', { who, what, why, until, hidden });
 }

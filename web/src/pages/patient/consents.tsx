@@ -1,6 +1,7 @@
 import { Alert, App, Button, Card, Checkbox, Col, Empty, Form, Input, List, Popconfirm, Radio, Row, Select, Space, Tag, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useFormat } from '../../lib/format.js';
 import { AsyncView, ErrorAlert } from '../../components/async-view.js';
 import { useDirectory } from '../../directory.js';
 import type { Bundle } from '../../lib/fhir-view.js';
@@ -125,7 +126,7 @@ function GrantConsent({ pid, onGranted }: { pid: string; onGranted(): void }) {
           <Checkbox.Group options={RESOURCE_TYPES.map((r) => ({ value: r, label: t(`resourceTypes.${r}`) }))} />
         </Form.Item>
         <Form.Item name="excludeFields" label={t('consent.hide')} extra={t('consent.hideHelp')}>
-          <Select id="consent-hide" mode="multiple" allowClear options={EXCLUDABLE_FIELDS.map((f) => ({ value: f, label: t(`fields.${f}`) }))} placeholder={t('consent.hidePlaceholder')} />
+          <Select id="consent-hide" mode="multiple" allowClear showSearch={{ optionFilterProp: "label" }} options={EXCLUDABLE_FIELDS.map((f) => ({ value: f, label: t(`fields.${f}`) }))} placeholder={t('consent.hidePlaceholder')} />
         </Form.Item>
         <Row gutter={12}>
           <Col xs={24} sm={14}>
@@ -155,6 +156,7 @@ function GrantConsent({ pid, onGranted }: { pid: string; onGranted(): void }) {
 
 /** My consents: what each allows in plain words, revoke in one action, and a form to grant a new one. */
 export function Consents({ pid }: { pid: string }) {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const directory = useDirectory();
   const { api } = useSignedIn();
@@ -207,7 +209,7 @@ export function Consents({ pid }: { pid: string }) {
                           title={
                             <Space wrap>
                               <Tag color={active ? 'green' : 'default'}>{active ? t('consent.active') : t('consent.inactive')}</Tag>
-                              <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('consent.grantedOn', { date: new Date(String(c['dateTime'])).toLocaleString() })}</Typography.Text>
+                              <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('consent.grantedOn', { date: fmt.dateTime(String(c['dateTime'])) })}</Typography.Text>
                             </Space>
                           }
                           description={<span style={{ color: active ? undefined : '#94a3b8' }}>{describeConsent(terms, t, directory)}</span>}

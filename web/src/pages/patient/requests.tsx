@@ -1,6 +1,7 @@
 import { App, Button, Card, Col, Empty, Form, Input, Radio, Row, Select, Table, Tag } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useFormat } from '../../lib/format.js';
 import { AsyncView, ErrorAlert } from '../../components/async-view.js';
 import { useDirectory } from '../../directory.js';
 import { useAsync } from '../../lib/use-async.js';
@@ -28,6 +29,7 @@ const STATUS_COLOR = { open: 'processing', accepted: 'success', refused: 'error'
 
 /** Corrections and erasure: ask the custodian, follow the status (the wording stays encrypted at the custodian). */
 export function Requests({ pid }: { pid: string }) {
+  const fmt = useFormat();
   const { t } = useTranslation();
   const directory = useDirectory();
   const { api } = useSignedIn();
@@ -71,7 +73,7 @@ export function Requests({ pid }: { pid: string }) {
                     { title: t('requests.kind'), dataIndex: 'kind', render: (k: string) => t(`requests.kinds.${k}`) },
                     { title: t('requests.record'), dataIndex: 'recordId' },
                     { title: t('requests.custodian'), dataIndex: 'custodian', render: (c: string) => directory.institutionName(c) },
-                    { title: t('requests.filedAt'), dataIndex: 'filedAt', render: (x: number) => new Date(x).toLocaleDateString() },
+                    { title: t('requests.filedAt'), dataIndex: 'filedAt', render: (x: number) => fmt.date(x) },
                     {
                       title: t('requests.status'),
                       render: (_: unknown, r: ChangeRequest) => (
