@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { useDirectory } from '../directory.js';
+import { ErrorBoundary } from './error-boundary.js';
 import { useSession } from '../session.js';
 
 export function LanguageSwitch({ light }: { light?: boolean }) {
@@ -86,7 +87,9 @@ export function Shell() {
       </Layout.Header>
       <Layout.Content className="mc-content">
         {expired && !session ? <Alert type="warning" showIcon title={t('app.sessionExpired')} style={{ marginBottom: 16 }} /> : null}
-        <Outlet />
+        <ErrorBoundary resetKey={location.pathname}>
+          <Outlet />
+        </ErrorBoundary>
       </Layout.Content>
       <Layout.Footer className="mc-footer">{t('app.footer')}</Layout.Footer>
     </Layout>

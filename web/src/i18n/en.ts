@@ -17,6 +17,7 @@ export const en: typeof zh = {
   nav: { patient: 'My health', clinician: 'Clinician workspace', pharmacy: 'Pharmacy', regulator: 'Regulator dashboard', verify: 'Verify a medicine', explorer: 'Explorer' },
   common: { retry: 'Retry', refresh: 'Refresh', cancel: 'Cancel', locale: 'en-GB', listSeparator: ', ' },
   errors: {
+    page: 'Something went wrong on this page. Retry, or go back.',
     generic: 'That did not work. Please try again later.',
     NETWORK: 'The node cannot be reached. Check the network.',
     UNAUTHENTICATED: 'Authentication failed. Please sign in again.',

@@ -15,6 +15,7 @@ export const zh = {
   nav: { patient: '我的健康', clinician: '医生工作台', pharmacy: '药房', regulator: '监管驾驶舱', verify: '药品验真', explorer: '区块浏览器' },
   common: { retry: '重试', refresh: '刷新', cancel: '取消', locale: 'zh-CN', listSeparator: '、' },
   errors: {
+    page: '页面出错了，请重试或返回上一页。',
     generic: '操作未能完成，请稍后重试。',
     NETWORK: '无法连接节点，请检查网络。',
     UNAUTHENTICATED: '身份验证失败，请重新登录。',

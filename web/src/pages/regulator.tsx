@@ -120,7 +120,7 @@ function AccessStatistics() {
                   option={{
                     tooltip: { trigger: 'item' },
                     legend: { bottom: 0, type: 'scroll' },
-                    series: [{ type: 'pie', radius: ['40%', '68%'], center: ['50%', '44%'], data: [...purposes].map(([p, n]) => ({ name: t(`purposes.${p}`, { defaultValue: p }), value: n })) }],
+                    series: [{ type: 'pie', radius: ['40%', '68%'], center: ['50%', '44%'], label: { show: false }, data: [...purposes].map(([p, n]) => ({ name: t(`purposes.${p}`, { defaultValue: p }), value: n })) }],
                   }}
                 />
               </Card>
@@ -229,7 +229,7 @@ function DrugOversight() {
                     option={{
                       tooltip: { trigger: 'item' },
                       legend: { bottom: 0 },
-                      series: [{ type: 'pie', radius: ['40%', '68%'], center: ['50%', '44%'], data: [...findings].map(([f, n]) => ({ name: t(`verify.warnings.${f}`, { defaultValue: f }), value: n })) }],
+                      series: [{ type: 'pie', radius: ['40%', '68%'], center: ['50%', '44%'], label: { show: false }, data: [...findings].map(([f, n]) => ({ name: t(`verify.warnings.${f}`, { defaultValue: f }), value: n })) }],
                     }}
                   />
                 )}
