@@ -33,6 +33,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   NOT_HOLDER: 403,
   NOT_SHIPPED_TO_YOU: 403,
   ACCESS_DENIED: 403,
+  NOT_YOUR_REQUEST: 403,
   // Erased (crypto-shredded): only the tombstone remains.
   GONE: 410,
   // This node does not hold that institution's vault or key.
@@ -42,6 +43,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   UNKNOWN_CODE: 404,
   UNKNOWN_CONTRACT: 404,
   UNKNOWN_METHOD: 404,
+  ACCESS_REQUEST_NOT_FOUND: 404,
   // Conflicts with the ledger as it is.
   TX_DUPLICATE: 409,
   ALREADY_EXISTS: 409,
@@ -55,6 +57,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   PACK_RECALLED: 409,
   PACK_EXPIRED: 409,
   PACK_NONCONFORMANT: 409,
+  ACCESS_REQUEST_DECIDED: 409,
+  ACCESS_REQUEST_EXPIRED: 409,
   // Well-formed but outside its validity window.
   TX_EXPIRED: 422,
   TX_NOT_YET_VALID: 422,

@@ -14,6 +14,9 @@ import { drugRoutes } from './routes/drugs.js';
 import { demoRoutes } from './routes/demo.js';
 import { defaultWebRoot, webRoutes } from './routes/web.js';
 import type { DemoPerson } from '../demo/index.js';
+import { oversightRoutes } from './routes/oversight.js';
+import { patientRoutes } from './routes/patients.js';
+import { accessRequestRoutes } from './routes/access-requests.js';
 
 export { statusForCode, toErrorBody } from './errors.js';
 
@@ -60,6 +63,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
         { name: 'fhir', description: 'FHIR R4 facade: records, consent-checked and logged reads, search, $everything, erasure, AuditEvent and Consent' },
         { name: 'records', description: 'Record proofs and patients\' correction and erasure requests' },
         { name: 'demo', description: 'DEMO ONLY (demo consortium): demo people and their derived keys for the web application' },
+        { name: 'access requests', description: 'Clinicians ask patients for access; patients approve (a consent is granted) or decline' },
+        { name: 'oversight', description: 'Regulator oversight without patient data: access statistics and anomalies' },
         { name: 'drugs', description: 'Drug traceability: GS1 Digital Link resolver, verification, QR codes, EPCIS 2.0 capture and query' },
       ],
     },
@@ -78,6 +83,9 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     installSignedBodyParser(scope, FHIR_BODY_LIMIT);
     recordRoutes(scope, node.records);
     drugRoutes(scope, node, node.drugs);
+    oversightRoutes(scope, node.oversight);
+    patientRoutes(scope, node.patients);
+    accessRequestRoutes(scope, node.accessRequests, node.records);
   });
   await app.ready();
   return app;

@@ -7,6 +7,7 @@ import { registerStart } from './commands/start.js';
 import { registerVerify } from './commands/verify.js';
 import { registerRecords } from './commands/records.js';
 import { registerDrugs } from './commands/drugs.js';
+import { registerOversight } from './commands/oversight.js';
 
 /** The `medchain` command line. */
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerRemote(program);
   registerRecords(program);
   registerDrugs(program);
+  registerOversight(program);
   registerBench(program);
   return program;
 }

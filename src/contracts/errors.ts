@@ -30,6 +30,12 @@ export const ContractCodes = {
   GONE: 'GONE',
   /** An update based on a version that is no longer the current one. */
   VERSION_CONFLICT: 'VERSION_CONFLICT',
+  // Clinicians' access requests (contracts/consent/requests.ts).
+  ACCESS_REQUEST_NOT_FOUND: 'ACCESS_REQUEST_NOT_FOUND',
+  /** The caller is not the patient (or guardian) of the request, or not the clinician who made it. */
+  NOT_YOUR_REQUEST: 'NOT_YOUR_REQUEST',
+  ACCESS_REQUEST_DECIDED: 'ACCESS_REQUEST_DECIDED',
+  ACCESS_REQUEST_EXPIRED: 'ACCESS_REQUEST_EXPIRED',
   // Drug traceability (contracts/drugs).
   UNKNOWN_CODE: 'UNKNOWN_CODE',
   DUPLICATE_CODE: 'DUPLICATE_CODE',

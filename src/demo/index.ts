@@ -3,5 +3,6 @@ export { DEMO_INSTITUTIONS, DEMO_CHAIN_ID, demoGenesis, demoHandle, demoHostedIn
 export { demoPeople, type DemoPerson } from './people.js';
 export { seedDemo, DemoActor } from './seed.js';
 export { seedDemoRecords, type DemoStories } from './seed-records.js';
+export { type DemoOversightStories } from './seed-oversight.js';
 export { demoClinicalRecords, type DemoClinicalRecord } from './clinical-records.js';
 export { seedDemoDrugs, DEMO_PRODUCTS, DEMO_GLN, type DemoDrugStories } from './seed-drugs.js';

@@ -6,6 +6,7 @@ import { demoClinicalRecords } from './clinical-records.js';
 import { demoIdentity } from './keys.js';
 import type { DemoPerson } from './people.js';
 import { DemoActor, type SeedProgress } from './seed.js';
+import { seedOversightStories, type DemoOversightStories } from './seed-oversight.js';
 
 /**
  * Demo records, consents and accesses: every patient's synthetic FHIR records go through the real record service
@@ -42,6 +43,8 @@ export interface DemoStories {
   emergency: string;
   /** Consents managed by a guardian. */
   guardian: string;
+  /** The regulator dashboard's anomalies and the clinicians' access requests. */
+  oversight: DemoOversightStories;
 }
 
 export async function seedDemoRecords(node: MedchainNode, people: DemoPerson[], onProgress: SeedProgress = () => {}): Promise<{ records: number; stories: DemoStories }> {
@@ -60,8 +63,10 @@ export async function seedDemoRecords(node: MedchainNode, people: DemoPerson[], 
     await node.records.write(makeUserRequest(staff(custodian, writerId), resource.id ? 'PUT' : 'POST', url, body), resource);
     onProgress('records', ++done, all.length);
   });
-  const stories = await seedConsentStories(node, people);
+  const consentStories = await seedConsentStories(node, people);
   onProgress('consents', 1, 1);
+  const stories: DemoStories = { ...consentStories, oversight: await seedOversightStories(node, people, consentStories) };
+  onProgress('oversight', 1, 1);
   return { records: all.length, stories };
 }
 
@@ -71,7 +76,7 @@ function referred(people: DemoPerson[], skip = 0): DemoPerson {
   return found ?? people[skip]!;
 }
 
-async function seedConsentStories(node: MedchainNode, people: DemoPerson[]): Promise<DemoStories> {
+async function seedConsentStories(node: MedchainNode, people: DemoPerson[]): Promise<Omit<DemoStories, 'oversight'>> {
   const genesisTime = node.config.genesis.time;
   const day = 86_400_000;
   const recordsOf = (p: DemoPerson) => node.records.candidates(p.patientId);

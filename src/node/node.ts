@@ -20,6 +20,9 @@ import {
 import { createMetrics } from './metrics.js';
 import { RecordService } from '../records/service.js';
 import { DrugService } from '../drugs/service.js';
+import { OversightService } from '../oversight/service.js';
+import { PatientDirectory } from '../records/patient-directory.js';
+import { AccessRequestService } from '../records/access-requests.js';
 import { VaultStore } from '../vault/index.js';
 
 export interface NodeConfig {
@@ -69,6 +72,12 @@ export interface MedchainNode {
   readonly records: RecordService;
   /** Drug traceability: EPCIS capture and public verification. */
   readonly drugs: DrugService;
+  /** Regulator oversight: access statistics and anomalies without patient data. */
+  readonly oversight: OversightService;
+  /** Clinicians' patient search over in-memory name indexes of the hosted vaults. */
+  readonly patients: PatientDirectory;
+  /** Clinicians' access requests to patients, and the patients' decisions. */
+  readonly accessRequests: AccessRequestService;
   submit(signedTx: unknown): Promise<Receipt>;
   query(contract: string, name: string, args: unknown, callerDid?: string): unknown;
   status(): NodeStatus;
@@ -143,6 +152,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
   let records!: RecordService;
   let drugs!: DrugService;
+  let oversight!: OversightService;
+  let patients!: PatientDirectory;
+  let accessRequests!: AccessRequestService;
   const node: MedchainNode = {
     config,
     ledger,
@@ -151,6 +163,15 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
     get drugs() {
       return drugs;
+    },
+    get oversight() {
+      return oversight;
+    },
+    get patients() {
+      return patients;
+    },
+    get accessRequests() {
+      return accessRequests;
     },
     runtime,
     metrics: registry,
@@ -190,6 +211,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   };
   records = new RecordService(node, vaults);
   drugs = new DrugService(node, (user) => records.relayIdentityFor(user));
+  oversight = new OversightService(node, config.now);
+  patients = new PatientDirectory(node, records);
+  accessRequests = new AccessRequestService(node, records);
   const shredded = records.reconcileErasures();
   if (shredded > 0) logger.warn({ shredded }, 'shredded vault objects whose erasure was on the ledger but not yet applied');
   return node;

@@ -55,9 +55,13 @@ interface StoredEnvelope {
 
 const vaultId = (id: string, version: number) => `${id}.v${version}`;
 
+/** Told when a Patient resource at a hosted custodian is written (with the stored resource) or erased (null). */
+export type PatientResourceListener = (custodian: string, record: { id: string; patientId?: string }, resource: Record<string, unknown> | null) => void;
+
 export class RecordService {
   private readonly hosted: Map<string, HostedInstitution>;
   private readonly signers = new Map<string, Ed25519Signer>();
+  private readonly patientListeners: PatientResourceListener[] = [];
 
   constructor(
     private readonly node: MedchainNode,
@@ -71,8 +75,50 @@ export class RecordService {
     return [...this.hosted.keys()];
   }
 
+  /** Keeps derived indexes (the patient directory) in step with Patient resources written or erased here. */
+  onPatientResource(listener: PatientResourceListener): void {
+    this.patientListeners.push(listener);
+  }
+
+  /**
+   * The custodian's own copy of its latest version of a record, decrypted with its vault key. This is not a user's
+   * read and is not logged: it serves indexes the custodian keeps of its own records (the patient directory's
+   * names, held only in memory). Users read through `read`, which decides by consent and logs first.
+   */
+  async custodianCopy(custodian: string, id: string): Promise<Record<string, unknown>> {
+    const meta = this.q<RecordVersion>('records', 'get', { id });
+    if (meta.custodian !== custodian) throw new CodedError('NOT_CUSTODIAN', `record ${id} is held by ${meta.custodian}`);
+    const vault = this.vaultOf(custodian);
+    const plain = await vault.vault.read(vaultId(id, meta.version), { privateKey: vault.node.agreement.privateKey, publicKey: vault.node.agreement.publicKey }, meta.ciphertextSha256);
+    return (JSON.parse(plain.toString('utf8')) as StoredEnvelope).resource;
+  }
+
   private q<T>(contract: string, name: string, args: unknown): T {
     return this.node.query(contract, name, args) as T;
+  }
+
+  /** Relays a signed user request as a tx of `contract.method` through the user's institution's node (other services' writes). */
+  async relay<T>(user: UserRequest, contract: string, method: string, args: Record<string, unknown>): Promise<T> {
+    return this.submit<T>(this.relayFor(user), contract, method, { ...args, onBehalfOf: user });
+  }
+
+  /** The hosted institution whose node relays this user's requests. */
+  relayInstitution(user: UserRequest): string {
+    return this.relayFor(user).id;
+  }
+
+  /** Encrypts a small text into a hosted custodian's vault for the custodian and the patient's keys (e.g. a request's message). */
+  async seal(custodian: string, object: string, text: string, patientId: string): Promise<void> {
+    await this.vaultOf(custodian).vault.put(object, Buffer.from(text), this.recipients(custodian, patientId));
+  }
+
+  async unseal(custodian: string, object: string): Promise<string> {
+    const h = this.vaultOf(custodian);
+    return (await h.vault.read(object, { privateKey: h.node.agreement.privateKey, publicKey: h.node.agreement.publicKey })).toString('utf8');
+  }
+
+  discardSealed(custodian: string, object: string): void {
+    this.vaultOf(custodian).vault.discard(object);
   }
 
   /** The node identity that relays a user's request here (also used by the drug service). */
@@ -175,6 +221,7 @@ export class RecordService {
       vault.vault.discard(object);
       throw err;
     }
+    if (resource.resourceType === 'Patient') for (const l of this.patientListeners) l(relay.id, { id, patientId: meta.patientId }, stored);
     return this.q<RecordVersion>('records', 'version', { id, version });
   }
 
@@ -188,7 +235,7 @@ export class RecordService {
     patientId: string,
     recordIds: string[],
     purpose: PurposeOfUse,
-    options: { emergencyReason?: string; versions?: Record<string, number>; allVersions?: boolean } = {},
+    options: { emergencyReason?: string; versions?: Record<string, number>; allVersions?: boolean; part?: number; context?: 'search' } = {},
   ): Promise<ReadOutcome> {
     const relay = this.relayFor(user);
     // One user request is one access tx (the nonce is single-use), so a read is bounded; callers page.
@@ -202,7 +249,9 @@ export class RecordService {
       recordIds,
       purpose,
       ...(options.emergencyReason ? { emergency: { reason: options.emergencyReason } } : {}),
-      onBehalfOf: user,
+      ...(options.context ? { context: options.context } : {}),
+      // One signed request may cover several access txs (a search reads each matching patient): part i of it.
+      onBehalfOf: options.part === undefined ? user : { ...user, part: options.part },
     });
     outcome.access = result.access;
     for (const d of result.decisions) {
@@ -331,6 +380,7 @@ export class RecordService {
       onBehalfOf: user,
     });
     this.shred(relay.id, id, result.versions, reason);
+    for (const l of this.patientListeners) l(relay.id, { id }, null);
     return result;
   }
 

@@ -170,4 +170,25 @@ describe('medchain CLI', () => {
     expect(report.ok).toBe(true);
     expect(report.txs).toBeGreaterThan(100);
   });
+
+  it('oversight stats and anomalies for the regulator; refused for a doctor', async () => {
+    const url = ['--url', node.url];
+    const stats = await runCli(['oversight', 'stats', '--as', 'reg-luo-bin@qingshan-health-commission', ...url]);
+    expect(stats.code, stats.stderr).toBe(0);
+    const s = JSON.parse(stats.stdout) as { days: unknown[]; totals: { counts: { entries: number; deny: number; emergency: number } } };
+    expect(s.days).toHaveLength(30);
+    expect(s.totals.counts.entries).toBeGreaterThan(0);
+    expect(s.totals.counts.emergency).toBeGreaterThan(0);
+    const anomalies = await runCli(['oversight', 'anomalies', '--as', 'aud-song-jia@qingshan-health-commission', '--limit', '10', ...url]);
+    expect(anomalies.code, anomalies.stderr).toBe(0);
+    const a = JSON.parse(anomalies.stdout) as { highVolumeReaders: Array<{ requester: { staffId: string } }>; denialBursts: unknown[] };
+    expect(a.highVolumeReaders.map((m) => m.requester.staffId)).toContain('nurse-liu-fang');
+    expect(a.denialBursts.length).toBeGreaterThan(0);
+    const refused = await runCli(['oversight', 'stats', '--as', 'dr-zhang-wei@qingshan-county-hospital', ...url]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('FORBIDDEN');
+    const bad = await runCli(['oversight', 'stats', '--as', 'reg-luo-bin@qingshan-health-commission', '--from', '2026-02-30', ...url]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('INVALID_ARGS');
+  });
 });

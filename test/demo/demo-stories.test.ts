@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessEntry } from '../../src/contracts/access/index.js';
 import type { ChangeRequest } from '../../src/contracts/records/model.js';
-import { demoHostedInstitutions, seedDemo, seedDemoRecords, type DemoStories } from '../../src/demo/index.js';
+import { demoHandle, demoHostedInstitutions, demoIdentity, seedDemo, seedDemoRecords, type DemoPerson, type DemoStories } from '../../src/demo/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
 import { openTestNode } from '../helpers/test-node.js';
 
@@ -11,10 +11,11 @@ let node: MedchainNode;
 let cleanup: () => Promise<void>;
 let stories: DemoStories;
 let records: number;
+let people: DemoPerson[];
 
 beforeAll(async () => {
   ({ node, cleanup } = await openTestNode({ hostedInstitutions: demoHostedInstitutions() }));
-  const { people } = await seedDemo(node);
+  ({ people } = await seedDemo(node));
   ({ stories, records } = await seedDemoRecords(node, people));
 }, 120_000);
 afterAll(async () => cleanup());
@@ -55,5 +56,30 @@ describe('demo stories', () => {
     const requests = node.query('records', 'requestsOfPatient', { patientId: stories.consents }) as ChangeRequest[];
     expect(requests.map((r) => `${r.kind}:${r.status}`).sort()).toEqual(['correction:open', 'erasure:refused']);
     expect(requests.find((r) => r.kind === 'erasure')!.refusal).toBe('LEGAL_RETENTION');
+  });
+
+  it('the regulator dashboard shows a high-volume reader, a denial burst and break-the-glass, without patient data', () => {
+    const regulator = demoIdentity(demoHandle.staff('qingshan-health-commission', 'reg-luo-bin')).did;
+    const a = node.oversight.anomalies(regulator);
+    const handleOf = (r: { staffId?: string; institution?: string }) => `${r.staffId}@${r.institution}`;
+    expect(a.highVolumeReaders.map((m) => handleOf(m.requester))).toContain(stories.oversight.highVolumeReader);
+    expect(a.highVolumeReaders.find((m) => handleOf(m.requester) === stories.oversight.highVolumeReader)!.patients).toBeGreaterThan(a.thresholds.distinctPatientsPerDay);
+    expect(a.denialBursts.map((m) => handleOf(m.requester))).toContain(stories.oversight.denialBurst);
+    expect(a.emergencies.some((m) => m.requester.staffId === 'dr-wang-li' && m.decision === 'permit')).toBe(true);
+    const stats = node.oversight.accessStats(regulator);
+    expect(stats.totals.counts.deny).toBeGreaterThan(0);
+    expect(stats.totals.counts.emergency).toBeGreaterThan(0);
+    const text = JSON.stringify([a, stats]);
+    for (const p of people) for (const secret of [p.patientId, p.name, p.nameEn, p.nationalId, p.phone]) expect(text.includes(secret), secret).toBe(false);
+  });
+
+  it('access requests: one pending with a message, one approved with a consent, one declined', async () => {
+    const statusOf = (pid: string) => (node.query('consent', 'requestsOf', { patientId: pid }) as Array<{ status: string; consent?: string }>)[0]!;
+    expect(statusOf(stories.oversight.accessRequests.pending).status).toBe('pending');
+    expect(statusOf(stories.oversight.accessRequests.approved)).toMatchObject({ status: 'approved', consent: expect.any(String) });
+    expect(statusOf(stories.oversight.accessRequests.declined).status).toBe('declined');
+    const patient = people.find((p) => p.patientId === stories.oversight.accessRequests.pending)!;
+    const pending = await node.accessRequests.ofPatient(demoIdentity(demoHandle.patient(patient.n)).did, patient.patientId, 'pending');
+    expect(pending[0]!.messageText).toContain('河西乡卫生院');
   });
 });

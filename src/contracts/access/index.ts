@@ -7,6 +7,9 @@ import { Purpose } from '../consent/model.js';
 import { actingUser } from '../delegation.js';
 import { recordKeys, RecordId, Relayed, type RecordHead } from '../records/model.js';
 import type { Signer } from '../runtime.js';
+import { oversightQueries, recordAccessFacts, type Outcome } from './oversight.js';
+
+export { OVERSIGHT_THRESHOLDS, MAX_STATS_DAYS, isCalendarDay, oversightDay, type DayStats, type Counts, type EmergencyMarker, type VolumeMarker, type DenialBurstMarker } from './oversight.js';
 
 /**
  * The access log. A read of patient data is a tx: the requester signs it, the contract decides by consent (or
@@ -31,6 +34,8 @@ export interface AccessEntry {
   reason: string;
   emergency: boolean;
   emergencyReason?: string;
+  /** Why the read happened when it is not a plain record read: `search` — the patient was found by a name or id search. */
+  context?: 'search';
   time: number;
   height: number;
 }
@@ -80,6 +85,7 @@ const request = method({
       recordIds: Type.Array(RecordId, { minItems: 1, maxItems: MAX_RECORDS_PER_REQUEST, uniqueItems: true }),
       purpose: Purpose,
       emergency: Type.Optional(Type.Object({ reason: Type.String({ minLength: 10, maxLength: 500 }) }, { additionalProperties: false })),
+      context: Type.Optional(Type.Literal('search', { description: 'the read releases demographics for a patient search' })),
       ...Relayed,
     },
     { additionalProperties: false },
@@ -113,12 +119,23 @@ const request = method({
         reason: verdict.reason,
         emergency: input.emergency !== undefined,
         ...(input.emergency ? { emergencyReason: input.emergency.reason } : {}),
+        ...(input.context ? { context: input.context } : {}),
         time: ctx.block.time,
         height: ctx.block.height,
       };
       // The entry is written whatever the decision: a denied attempt is logged too.
       ctx.state.put(accessKey(input.patientId, ctx.block.height, ctx.tx.id, i), entry);
       return { record: head.id, ...verdict };
+    });
+    recordAccessFacts(ctx.state, {
+      signer: s,
+      patientId: input.patientId,
+      purpose: input.purpose,
+      emergency: input.emergency,
+      outcomes: decisions.map((d): Outcome => (d.decision === 'permit' && input.emergency ? 'emergency' : d.decision)),
+      txId: ctx.tx.id,
+      height: ctx.block.height,
+      time: ctx.block.time,
     });
     ctx.emit(input.emergency ? 'access.emergency' : 'access.logged', { patientId: input.patientId, records: decisions.length });
     return { access: ctx.tx.id, decisions };
@@ -134,6 +151,7 @@ export const accessContract: ContractDef = {
   ],
   methods: { request },
   queries: {
+    ...oversightQueries,
     logOf: query({
       sensitive: true,
       description: "Who accessed a patient's data, and why (oldest first; pass the last entry's `cursor` as `after` for the next page).",

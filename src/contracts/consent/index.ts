@@ -1,21 +1,23 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { ContractCodes, ContractError } from '../errors.js';
-import { method, query, type ContractDef, type ReadState, type TxContext } from '../runtime.js';
+import { method, query, type ContractDef, type ReadState, type Signer, type TxContext } from '../runtime.js';
 import { DidKey, keys as idKeys, PatientId, PATIENT_REGISTRAR_ROLES, registerKey, type Patient } from '../identity/model.js';
 import { decide, type AccessRequest, type DefaultPolicy } from './decision.js';
 import { consentKeys, GrantInput, Purpose, type Guardian, type StoredConsent } from './model.js';
+import { actsForPatient, writeConsent } from './grant.js';
+import { accessRequestIndexes, accessRequestMethods, accessRequestQueries } from './requests.js';
 import { toFhirConsent } from './fhir.js';
 
 export { decide, PURPOSES, type ConsentRecord, type AccessRequest, type Decision, type DefaultPolicy, type PurposeOfUse } from './decision.js';
 export { consentKeys, type StoredConsent, type Guardian } from './model.js';
+export { actsForPatient, writeConsent } from './grant.js';
+export { CLINICAL_ROLES, DECLINE_REASONS, DEFAULT_REQUEST_DAYS, MAX_REQUEST_DAYS, type AccessRequestView, type StoredAccessRequest } from './requests.js';
 
 /** The patient themselves, or a guardian or proxy registered for them, may manage their consents. */
 export function assertActsForPatient(ctx: TxContext, patientId: string): void {
-  if (ctx.signer.kind === 'patient' && ctx.signer.subject === patientId) return;
-  const guardian = ctx.state.get<Guardian>(consentKeys.guardian(patientId, ctx.signer.did));
-  if (guardian) return;
-  throw new ContractError(ContractCodes.FORBIDDEN, 'only the patient or their registered guardian or proxy may do this');
+  if (!actsForPatient(ctx.state, ctx.signer, patientId)) throw new ContractError(ContractCodes.FORBIDDEN, 'only the patient or their registered guardian or proxy may do this');
 }
+
 
 export function consentsOf(state: ReadState, patientId: string): StoredConsent[] {
   return state.range<StoredConsent>(consentKeys.ofPatient(patientId), { limit: 10_000 }).map((e) => e.value);
@@ -30,25 +32,7 @@ const grant = method({
   input: GrantInput,
   run(ctx, input) {
     assertActsForPatient(ctx, input.patientId);
-    if (!ctx.state.get<Patient>(idKeys.patient(input.patientId))) throw new ContractError(ContractCodes.NOT_FOUND, `no patient ${input.patientId}`);
-    const start = input.period.start ?? ctx.block.time;
-    if (input.period.end !== undefined && input.period.end <= start) throw new ContractError(ContractCodes.INVALID_ARGS, 'the consent ends before it starts');
-    const consent: StoredConsent = {
-      id: ctx.tx.id,
-      patient: input.patientId,
-      grantedBy: ctx.signer.did,
-      provision: input.provision,
-      actor: input.actor,
-      purposes: input.purposes,
-      scope: input.scope,
-      ...(input.excludeFields?.length ? { excludeFields: input.excludeFields } : {}),
-      period: { start, ...(input.period.end !== undefined ? { end: input.period.end } : {}) },
-      grantedAt: ctx.block.time,
-      status: 'active',
-    };
-    ctx.state.put(consentKeys.consent(input.patientId, consent.id), consent);
-    ctx.emit('consent.granted', { patientId: input.patientId, consent: consent.id, provision: consent.provision });
-    return { consent: consent.id };
+    return { consent: writeConsent(ctx, ctx.signer.did, input) };
   },
 });
 
@@ -97,8 +81,10 @@ export const consentContract: ContractDef = {
     const policy = (doc as { policies?: { consent?: DefaultPolicy } }).policies?.consent;
     if (policy) state.put(consentKeys.policy, policy);
   },
-  methods: { grant, revoke, addGuardian },
+  indexes: accessRequestIndexes,
+  methods: { grant, revoke, addGuardian, ...accessRequestMethods },
   queries: {
+    ...accessRequestQueries,
     consentsOf: query({
       sensitive: true,
       description: "A patient's consents, active and revoked.",
