@@ -9,7 +9,8 @@ import type { EChartsOption } from 'echarts';
 // Only the chart types the dashboard draws (tree-shaken ECharts keeps the regulator chunk small).
 echarts.use([BarChart, LineChart, PieChart, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer]);
 
-export const PALETTE = ['#0f766e', '#2563eb', '#d97706', '#dc2626', '#7c3aed', '#0891b2', '#65a30d', '#db2777'];
+// No red in the palette: red means an emergency or a danger, and is set explicitly where it does.
+export const PALETTE = ['#0f766e', '#2563eb', '#d97706', '#7c3aed', '#0891b2', '#65a30d', '#db2777', '#64748b'];
 
 export function Chart({ option, height = 260, label }: { option: EChartsOption; height?: number; label: string }) {
   return (

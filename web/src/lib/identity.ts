@@ -101,12 +101,12 @@ export async function decryptKeyFile(file: KeyFile, passphrase: string): Promise
   let plain: Uint8Array;
   try {
     const keyBytes = await scryptAsync(utf8(passphrase.normalize('NFC')), fromBase64Url(file.kdf.salt), { N, r, p, dkLen: 32, maxmem: 256 * N * r + 1024 });
-    const key = await crypto.subtle.importKey('raw', keyBytes as BufferSource, 'AES-GCM', false, ['decrypt']);
-    const sealed = concatBytes(fromBase64Url(file.ciphertext), fromBase64Url(file.cipher.tag));
-    const aad = utf8(`medchain-key/v1|${file.did}|${file.agreementPublicKey}`);
-    plain = new Uint8Array(
-      await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(file.cipher.iv) as BufferSource, additionalData: aad as BufferSource, tagLength: 128 }, key, sealed as BufferSource),
-    );
+    // WebCrypto wants ArrayBuffer-backed views: copy into fresh ones.
+    const own = (b: Uint8Array) => new Uint8Array(b);
+    const key = await crypto.subtle.importKey('raw', own(keyBytes), 'AES-GCM', false, ['decrypt']);
+    const sealed = own(concatBytes(fromBase64Url(file.ciphertext), fromBase64Url(file.cipher.tag)));
+    const aad = own(utf8(`medchain-key/v1|${file.did}|${file.agreementPublicKey}`));
+    plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: own(fromBase64Url(file.cipher.iv)), additionalData: aad, tagLength: 128 }, key, sealed));
   } catch {
     throw new KeyFileError('KEY_FILE_PASSPHRASE');
   }

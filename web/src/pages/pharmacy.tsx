@@ -87,6 +87,7 @@ function Dispense() {
     <Row gutter={[16, 16]}>
       <Col xs={24} lg={10}>
         <Card size="small" title={t('pharmacy.dispenseTitle')}>
+          <Alert type="info" showIcon title={t('pharmacy.dispenseHelp')} style={{ marginBottom: 12 }} />
           <ScanInput id="dispense-code" label={t('pharmacy.scanPack')} value={code} onChange={setCode} onEnter={check} />
           <Button style={{ marginTop: 8 }} onClick={check} disabled={!code.trim()}>{t('pharmacy.check')}</Button>
           {checked ? (
@@ -104,7 +105,7 @@ function Dispense() {
           {error ? <div style={{ marginTop: 12 }}><ErrorAlert error={error} /></div> : null}
         </Card>
       </Col>
-      <Col xs={24} lg={14}>{checked ? <VerificationResult v={checked} /> : <Alert type="info" showIcon title={t('pharmacy.dispenseHelp')} />}</Col>
+      <Col xs={24} lg={14}>{checked ? <VerificationResult v={checked} /> : <Stock />}</Col>
     </Row>
   );
 }
@@ -155,6 +156,7 @@ interface StockRow {
   lot: string;
   name?: string;
   nameEn?: string;
+  strength?: string;
   active: number;
   inTransit: number;
   nonconformant: number;
@@ -168,7 +170,14 @@ interface StockRow {
 function Stock() {
   const { t, i18n } = useTranslation();
   const { api, profile } = useSignedIn();
-  const state = useAsync(() => api.get<StockRow[] | { stock: StockRow[] }>(`/v1/drugs/inventory?holder=${profile.institution}&expiringWithinDays=90`), [profile.institution]);
+  const state = useAsync(async () => {
+    const [stock, products] = await Promise.all([
+      api.get<StockRow[]>(`/v1/drugs/inventory?holder=${profile.institution}&expiringWithinDays=90`),
+      openApi.query<Array<{ gtin: string; name: string; nameEn?: string; strength?: string }>>('drugs', 'products'),
+    ]);
+    const byGtin = new Map(products.map((p) => [p.gtin, p]));
+    return stock.map((r) => ({ ...r, name: byGtin.get(r.gtin)?.name, nameEn: byGtin.get(r.gtin)?.nameEn, strength: byGtin.get(r.gtin)?.strength }));
+  }, [profile.institution]);
   const english = i18n.language.startsWith('en');
   return (
     <Card size="small" title={t('pharmacy.stockTitle')} extra={<Button size="small" onClick={state.reload}>{t('common.refresh')}</Button>}>
@@ -179,9 +188,9 @@ function Stock() {
             rowKey={(r) => `${r.gtin}/${r.lot}`}
             pagination={false}
             scroll={{ x: true }}
-            dataSource={Array.isArray(data) ? data : data.stock}
+            dataSource={data}
             columns={[
-              { title: t('verify.product'), render: (_: unknown, r: StockRow) => (english ? r.nameEn ?? r.name : r.name) ?? r.gtin },
+              { title: t('verify.product'), render: (_: unknown, r: StockRow) => <span>{(english ? r.nameEn ?? r.name : r.name) ?? r.gtin} <span style={{ color: '#64748b', fontSize: 12 }}>{r.strength}</span></span> },
               { title: t('verify.lot'), dataIndex: 'lot' },
               { title: t('pharmacy.count'), render: (_: unknown, r: StockRow) => r.active },
               { title: t('pharmacy.inTransit'), render: (_: unknown, r: StockRow) => r.inTransit },

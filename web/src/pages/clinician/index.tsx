@@ -10,6 +10,7 @@ import { ApiError } from '../../lib/api.js';
 import { splitBundle, titleOf, type Bundle, type Resource } from '../../lib/fhir-view.js';
 import { useAsync } from '../../lib/use-async.js';
 import { useSignedIn } from '../../session.js';
+import { toBase64Url } from '../../lib/encoding.js';
 import { WriteRecord } from './write-record.js';
 
 const PATIENT_ID = /^P[A-Z2-7]{26}$/;
@@ -17,27 +18,35 @@ const PATIENT_ID = /^P[A-Z2-7]{26}$/;
 interface PatientHit {
   patientId: string;
   name?: string;
+  nameEn?: string;
   gender?: string;
-  birthDate?: string;
+  birthYear?: number;
+  registeredHere: boolean;
 }
 
-/** Search by name among the patients registered at my institution (served by /v1/institutions/{id}/patients). */
+/**
+ * Search by name among the patients registered at my institution. A POST with a random salt: the signed body's
+ * hash is what reaches the ledger, so the name never does (see docs/ARCHITECTURE.md, clinician patient search).
+ * Each patient found is itself a consent-checked, logged access.
+ */
 function NameSearch({ onPick }: { onPick(pid: string): void }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { api, profile } = useSignedIn();
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [hits, setHits] = useState<PatientHit[]>();
   const [error, setError] = useState<unknown>();
   const [missing, setMissing] = useState(false);
+  const english = i18n.language.startsWith('en');
   const search = async () => {
     if (!name.trim()) return;
     setBusy(true);
     setError(undefined);
     setMissing(false);
     try {
-      const res = await api.get<PatientHit[] | { patients: PatientHit[] }>(`/v1/institutions/${profile.institution}/patients?name=${encodeURIComponent(name.trim())}`);
-      setHits(Array.isArray(res) ? res : res.patients);
+      const salt = toBase64Url(crypto.getRandomValues(new Uint8Array(18)));
+      const res = await api.request<{ results: PatientHit[] }>('POST', `/v1/institutions/${profile.institution}/patients/search`, { name: name.trim(), salt });
+      setHits(res.results);
     } catch (err) {
       // Older nodes lack the route: say so instead of a bare 404.
       if (err instanceof ApiError && err.status === 404 && /no route/.test(err.message)) setMissing(true);
@@ -53,6 +62,7 @@ function NameSearch({ onPick }: { onPick(pid: string): void }) {
         <Input id="name-search" value={name} onChange={(e) => setName(e.target.value)} onPressEnter={search} placeholder={t('clinician.namePlaceholder')} />
         <Button icon={<SearchOutlined />} onClick={search} loading={busy}>{t('clinician.search')}</Button>
       </Space.Compact>
+      <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('clinician.searchLogged')}</Typography.Text>
       {missing ? <Alert style={{ marginTop: 8 }} type="info" showIcon title={t('clinician.nameSearchUnavailable')} /> : null}
       {error ? <div style={{ marginTop: 8 }}><ErrorAlert error={error} /></div> : null}
       {hits ? (
@@ -63,7 +73,10 @@ function NameSearch({ onPick }: { onPick(pid: string): void }) {
           dataSource={hits}
           renderItem={(h) => (
             <List.Item actions={[<Button key="open" size="small" onClick={() => onPick(h.patientId)}>{t('clinician.open')}</Button>]}>
-              <List.Item.Meta title={h.name ?? h.patientId} description={`${h.gender ? t(`gender.${h.gender}`) : ''} ${h.birthDate ?? ''} · ${h.patientId}`} />
+              <List.Item.Meta
+                title={(english ? h.nameEn ?? h.name : h.name) ?? h.patientId}
+                description={<span>{h.gender ? t(`gender.${h.gender}`) : ''} {h.birthYear ?? ''} · <span className="mc-mono">{h.patientId}</span></span>}
+              />
             </List.Item>
           )}
         />
@@ -100,10 +113,13 @@ function BreakGlass({ pid, onRead }: { pid: string; onRead(reason: string): void
   );
 }
 
+/** Asks the patient for access; the patient approves (a consent is granted) or declines in their portal. */
 function RequestAccess({ pid }: { pid: string }) {
   const { t } = useTranslation();
   const { api } = useSignedIn();
   const { message } = App.useApp();
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
   const [note, setNote] = useState<string>();
@@ -111,8 +127,10 @@ function RequestAccess({ pid }: { pid: string }) {
     setBusy(true);
     setError(undefined);
     try {
-      await api.request('POST', `/v1/patients/${pid}/access-requests`, { purpose: 'TREAT', reason: t('clinician.requestReasonDefault') });
+      await api.request('POST', `/v1/patients/${pid}/access-requests`, { purposes: ['TREAT'], ...(text.trim() ? { message: text.trim() } : {}) });
       message.success(t('clinician.requestSent'));
+      setOpen(false);
+      setText('');
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && /no route/.test(err.message)) setNote(t('clinician.requestUnavailable'));
       else setError(err);
@@ -122,9 +140,14 @@ function RequestAccess({ pid }: { pid: string }) {
   };
   return (
     <>
-      <Button onClick={ask} loading={busy}>{t('clinician.requestAccess')}</Button>
+      <Button onClick={() => setOpen(true)}>{t('clinician.requestAccess')}</Button>
       {note ? <Alert style={{ marginTop: 8 }} type="info" showIcon title={note} /> : null}
-      {error ? <div style={{ marginTop: 8 }}><ErrorAlert error={error} /></div> : null}
+      <Modal open={open} title={t('clinician.requestAccess')} okText={t('clinician.send')} cancelText={t('common.cancel')} confirmLoading={busy} onOk={ask} onCancel={() => setOpen(false)}>
+        <Typography.Paragraph type="secondary">{t('clinician.requestHelp')}</Typography.Paragraph>
+        <label htmlFor="request-message" style={{ display: 'block', marginBottom: 6 }}>{t('clinician.requestMessage')}</label>
+        <Input.TextArea id="request-message" rows={3} maxLength={1000} value={text} onChange={(e) => setText(e.target.value)} placeholder={t('clinician.requestReasonDefault')} />
+        {error ? <div style={{ marginTop: 8 }}><ErrorAlert error={error} /></div> : null}
+      </Modal>
     </>
   );
 }

@@ -1,5 +1,5 @@
 import type { TFunction } from 'i18next';
-import type { Directory } from '../../directory.js';
+import type { Directory } from '../../directory-types.js';
 
 /** A consent as the patient states it (the grant form) or as the node lists it (a FHIR Consent), in one shape. */
 export interface ConsentTerms {

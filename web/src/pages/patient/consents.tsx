@@ -7,10 +7,10 @@ import { useDirectory } from '../../directory.js';
 import type { Bundle } from '../../lib/fhir-view.js';
 import { useAsync } from '../../lib/use-async.js';
 import { useSignedIn } from '../../session.js';
+import { AccessRequests } from './access-requests.js';
+import { EXCLUDABLE_FIELDS, RESOURCE_TYPES } from './consent-fields.js';
 import { describeConsent, termsOfFhirConsent, type ConsentTerms } from './consent-wording.js';
 
-export const RESOURCE_TYPES = ['Condition', 'Observation', 'DiagnosticReport', 'MedicationRequest', 'ImagingStudy', 'AllergyIntolerance', 'Immunization', 'Encounter', 'Patient'];
-export const EXCLUDABLE_FIELDS = ['Patient.address', 'Patient.telecom', 'Patient.identifier', 'Patient.birthDate', 'Condition.note', 'Observation.note', 'DiagnosticReport.conclusion', 'MedicationRequest.note'];
 const PURPOSE_CHOICES = ['TREAT', 'ETREAT', 'HPAYMT', 'HRESCH', 'PUBHLTH'];
 const ROLES = ['doctor', 'nurse', 'pharmacist', 'lab_technician', 'researcher', 'claims_adjuster'];
 const INSTITUTION_TYPES = ['hospital', 'health_centre', 'clinic', 'pharmacy', 'insurer', 'research'];
@@ -180,6 +180,7 @@ export function Consents({ pid }: { pid: string }) {
   return (
     <Row gutter={[16, 16]}>
       <Col xs={24} lg={13}>
+        <AccessRequests pid={pid} onDecided={state.reload} />
         <Card title={t('consent.listTitle')} size="small">
           {error ? <div style={{ marginBottom: 12 }}><ErrorAlert error={error} /></div> : null}
           <AsyncView state={state}>
