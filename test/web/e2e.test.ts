@@ -157,6 +157,7 @@ describe.skipIf(!chromiumAvailable())('web application in Chromium', () => {
     await page.goto(`${node.url}/login`);
     await page.getByRole('button', { name: '登录' }).waitFor();
     expect(await page.evaluate('document.documentElement.lang')).toBe('zh-CN');
+    await shot(page, 'login');
     await page.getByText('EN', { exact: true }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     expect(await page.evaluate('document.documentElement.lang')).toBe('en');
@@ -214,8 +215,8 @@ describe.skipIf(!chromiumAvailable())('web application in Chromium', () => {
     await shot(page, 'regulator-dashboard');
 
     await page.goto(`${node.url}/explorer`);
-    await page.locator('tbody tr').first().click();
-    await page.locator('.ant-drawer tbody tr').first().click();
+    await page.locator('tbody tr.ant-table-row').first().click();
+    await page.locator('.ant-drawer tbody tr.ant-table-row').first().click();
     await page.locator('[data-testid=verify-proof]').click();
     await page.getByText('验证通过：该交易包含在本区块中').waitFor({ timeout: 20_000 });
     await shot(page, 'explorer-proof');

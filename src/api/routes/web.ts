@@ -51,6 +51,8 @@ export async function webRoutes(app: FastifyInstance, node: MedchainNode, webRoo
     root: webRoot,
     prefix: '/',
     index: 'index.html',
+    // scripts/build-web.mjs writes .br and .gz beside each asset.
+    preCompressed: true,
     // Only the files present at start are routes, so nothing here shadows an API route or the 404 handler.
     wildcard: false,
     schemaHide: true,
