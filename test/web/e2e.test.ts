@@ -17,7 +17,7 @@ const SHOTS = process.env['MEDCHAIN_SCREENSHOTS'];
 const DOCTOR = 'dr-huang-lei@hexi-health-centre'; // 河西乡卫生院: patient 1 is not registered there
 
 interface DemoPeople {
-  patients: Array<{ handle: string; patientId: string; name: string; gender: string; birthDate: string }>;
+  patients: Array<{ handle: string; patientId: string; name: string; gender: string; birthDate: string; institutions: string[] }>;
   staff: Array<{ handle: string; name: string; roles: string[] }>;
 }
 
@@ -151,6 +151,36 @@ describe.skipIf(!chromiumAvailable())('web application in Chromium', () => {
     await patientPage.close();
     await doctorPage.close();
   }, 180_000);
+
+  it('an emergency doctor breaks the glass with a reason; the patient sees it highlighted', async () => {
+    // A demo patient registered only at township level, with no consent covering the county hospital's doctors.
+    const patient = people.patients.find((p) => p.handle === 'patient:5')!;
+    expect(patient.institutions).not.toContain('qingshan-county-hospital');
+    const page = await browser.context.newPage();
+    await signIn(page, '王丽 · 医生、急诊');
+    await page.locator('#patient-id').fill(patient.patientId);
+    await page.getByRole('button', { name: '打开', exact: true }).click();
+    await expect.poll(() => page.locator('[data-testid=access-denied]').count(), { timeout: 20_000 }).toBe(1);
+    await page.getByRole('button', { name: '紧急访问（破窗）' }).click();
+    const confirm = page.getByRole('button', { name: '我确认，立即访问' });
+    await page.locator('#glass-reason').fill('太短');
+    expect(await confirm.isDisabled()).toBe(true); // a reason of at least 10 characters is required
+    await page.locator('#glass-reason').fill('患者昏迷送入急诊，需立即查看过敏史和用药史');
+    await confirm.click();
+    await page.getByText('紧急访问中').waitFor({ timeout: 20_000 });
+    await expect.poll(() => page.locator('[data-testid=released-count]').textContent(), { timeout: 20_000 }).not.toContain('0 条');
+    await shot(page, 'clinician-break-glass');
+
+    await page.evaluate('sessionStorage.clear()');
+    await signIn(page, patientLabel(patient));
+    await page.getByRole('tab', { name: '访问记录' }).click();
+    await page.getByText('有 1 次紧急访问').or(page.getByText(/有 \d+ 次紧急访问/)).first().waitFor({ timeout: 20_000 });
+    await page.getByText('紧急访问', { exact: true }).first().click();
+    const event = page.locator('[data-testid=access-event]').filter({ hasText: '王丽' }).first();
+    await event.waitFor({ timeout: 20_000 });
+    expect(await event.textContent()).toContain('患者昏迷送入急诊');
+    await page.close();
+  }, 90_000);
 
   it('switches between Chinese (default) and English, every visible string included', async () => {
     const page = await browser.context.newPage();

@@ -169,7 +169,15 @@ function Chart({ pid }: { pid: string }) {
       extra={
         <Space wrap>
           <label htmlFor="purpose" className="mc-hide-sm">{t('clinician.purpose')}</label>
-          <Select id="purpose" size="small" value={purpose} onChange={(v) => { setEmergency(undefined); setPurpose(v); }} style={{ width: 140 }} options={['TREAT', 'CAREMGT', 'HPAYMT', 'HRESCH', 'PUBHLTH'].map((p) => ({ value: p, label: t(`purposes.${p}`) }))} />
+          <Select
+            id="purpose"
+            size="small"
+            value={emergency ? 'ETREAT' : purpose}
+            onChange={(v) => { setEmergency(undefined); setPurpose(v); }}
+            style={{ width: 150 }}
+            // ETREAT is reached only through break-the-glass (with its reason), never picked here.
+            options={['TREAT', 'CAREMGT', 'HPAYMT', 'HRESCH', 'PUBHLTH', 'ETREAT'].map((p) => ({ value: p, label: t(`purposes.${p}`), disabled: p === 'ETREAT' }))}
+          />
           <Button size="small" onClick={state.reload} loading={state.loading}>{t('common.refresh')}</Button>
         </Space>
       }
@@ -196,7 +204,7 @@ function Chart({ pid }: { pid: string }) {
                   style={{ marginBottom: 12 }}
                 />
               ) : null}
-              {records.length === 0 && refused.length === 0 ? <Empty description={t('records.none')} /> : <RecordsView records={records} />}
+              {records.length ? <RecordsView records={records} /> : refused.length ? null : <Empty description={t('records.none')} />}
               {refused.length ? (
                 <Space wrap style={{ marginTop: 12 }}>
                   <RequestAccess pid={pid} />
