@@ -58,7 +58,7 @@ export async function webRoutes(app: FastifyInstance, node: MedchainNode, webRoo
     schemaHide: true,
     setHeaders: (res, path) => {
       // Vite names built assets by content hash: cache them for good; index.html must always be re-checked.
-      res.header('cache-control', path.includes(`${join('dist', 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      res.header('cache-control', path.startsWith(join(webRoot, 'assets')) ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
   return (request, reply) => {
