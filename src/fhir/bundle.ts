@@ -23,7 +23,8 @@ export function auditEventOf(e: AccessEntry, index: number): AuditEvent {
     resourceType: 'AuditEvent',
     id: `${e.id.slice(0, 40)}-${index}`,
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
-    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read', display: 'read' }],
+    // A read made to show a patient in a clinician's search results is recorded as a search (the patient sees they were looked up).
+    subtype: [e.context === 'search' ? { system: 'http://hl7.org/fhir/restful-interaction', code: 'search-type', display: 'search' } : { system: 'http://hl7.org/fhir/restful-interaction', code: 'read', display: 'read' }],
     action: 'R',
     recorded: new Date(e.time).toISOString(),
     outcome: denied ? '4' : '0',

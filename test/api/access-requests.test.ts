@@ -29,6 +29,7 @@ const who = {
   regB: generateIdentity(), // Baishi registrar: not clinical
   patient: generateIdentity(),
   other: generateIdentity(), // another patient
+  guardian: generateIdentity(), // the other patient's daughter
 };
 const MESSAGE = '您好，我是白石镇卫生院李医生，您下周来复诊，想先看看县医院的化验结果。';
 let obsId: string;
@@ -138,6 +139,11 @@ describe('access requests', () => {
   });
 
   it('decline with a reason, cancel by the requester; the clinician sees every status', async () => {
+    // A decision needs no body at all.
+    const bodiless = (await ask({ resourceTypes: ['Immunization'] })).body.id;
+    const url = `/v1/patients/${PID}/access-requests/${bodiless}/decline`;
+    const plain = await app.inject({ method: 'POST', url, headers: { authorization: signUserRequest(who.patient, 'POST', url) } });
+    expect([plain.statusCode, plain.json().status]).toEqual([200, 'declined']);
     const second = (await ask({ resourceTypes: ['Condition'] })).body.id;
     const declined = await decide(who.patient, second, 'decline', { reason: 'TOO_BROAD' });
     expect(declined.body).toMatchObject({ status: 'declined', declineReason: 'TOO_BROAD' });
@@ -145,9 +151,22 @@ describe('access requests', () => {
     expect((await decide(who.drB, third, 'cancel')).body.status).toBe('cancelled');
     const mine = await call(who.drB, 'GET', '/v1/access-requests');
     expect(mine.status).toBe(200);
-    expect(Object.fromEntries(mine.body.map((r: { id: string; status: string }) => [r.id, r.status]))).toEqual({ [first]: 'approved', [second]: 'declined', [third]: 'cancelled' });
+    expect(Object.fromEntries(mine.body.map((r: { id: string; status: string }) => [r.id, r.status]))).toEqual({ [first]: 'approved', [bodiless]: 'declined', [second]: 'declined', [third]: 'cancelled' });
     expect((await call(who.drB, 'GET', '/v1/access-requests?status=approved')).body).toHaveLength(1);
     expect((await call(who.nurseB, 'GET', '/v1/access-requests')).body).toEqual([]);
+  });
+
+  it("a guardian decides for the patient they were registered for, and only for them", async () => {
+    expect((await tx(new Actor(who.other), 'consent', 'addGuardian', { patientId: OTHER, guardian: who.guardian.did, relationship: 'daughter' })).status).toBe('ok');
+    const res = await call(who.nurseB, 'POST', `/v1/patients/${OTHER}/access-requests`, { purposes: ['TREAT'] });
+    expect(res.status, res.text).toBe(201);
+    expect((await call(who.guardian, 'GET', `/v1/patients/${OTHER}/access-requests?status=pending`)).body.map((r: { id: string }) => r.id)).toEqual([res.body.id]);
+    const approved = await decide(who.guardian, res.body.id, 'approve', {}, OTHER);
+    expect(approved.body).toMatchObject({ status: 'approved', decidedBy: who.guardian.did });
+    const consent = (node.query('consent', 'consentsOf', { patientId: OTHER }) as StoredConsent[]).find((c) => c.id === approved.body.consent)!;
+    expect(consent).toMatchObject({ grantedBy: who.guardian.did, actor: { kind: 'user', did: who.nurseB.did }, scope: {} });
+    // Not the guardian of this patient.
+    expect((await decide(who.guardian, (await ask()).body.id, 'decline')).body.code).toBe('NOT_YOUR_REQUEST');
   });
 
   it('refuses non-clinical staff, unsigned requests, unknown patients and bad bodies with stable codes', async () => {

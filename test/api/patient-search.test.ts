@@ -122,6 +122,11 @@ describe('patient search', () => {
     for (const secret of ['1961-04-12', '33990119', '13907310', '桃源村']) expect(res.text).not.toContain(secret);
     const entry = logOf(P1).find((e) => e.id === res.body.results[0].access)!;
     expect(entry).toMatchObject({ requester: who.drA.did, context: 'search', decision: 'permit', purpose: 'TREAT', record: { id: 'pat-1-cw', resourceType: 'Patient' } });
+    // The patient sees it in their FHIR audit trail as a search by that clinician.
+    const audit = await call(who.p1, 'GET', `/fhir/R4/AuditEvent?patient=${P1}`);
+    expect(audit.status, audit.text).toBe(200);
+    const events = audit.body.entry.map((e: { resource: any }) => e.resource).filter((r: any) => r.agent[0].who.identifier.value === who.drA.did);
+    expect(events.map((r: any) => r.subtype[0].code)).toEqual(['search-type']);
   });
 
   it('matches pinyin regardless of case and spaces, and exact patient ids', async () => {

@@ -59,6 +59,10 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
       }
     };
   const one = { 200: Type.Ref(AccessRequestSchema), ...errorResponses };
+  // Every field of a decision's body is optional, so a POST without a body means `{}` (its signature covers the empty body).
+  const emptyBodyIsEmptyObject = async (request: FastifyRequest) => {
+    if (request.body === undefined) request.body = {};
+  };
   const list = { 200: Type.Array(Type.Ref(AccessRequestSchema)), ...errorResponses };
 
   app.post(
@@ -104,6 +108,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
   app.post(
     '/v1/patients/:pid/access-requests/:id/approve',
     {
+      preValidation: emptyBodyIsEmptyObject,
       schema: {
         tags,
         summary: "The patient (or guardian) approves: a consent permitting the clinician with the request's terms is granted (optionally withholding fields)",
@@ -121,6 +126,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
   app.post(
     '/v1/patients/:pid/access-requests/:id/decline',
     {
+      preValidation: emptyBodyIsEmptyObject,
       schema: {
         tags,
         summary: 'The patient (or guardian) declines, optionally with a coded reason',
