@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CodedError } from '../ledger/index.js';
 
 /**
@@ -113,13 +113,14 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   return reply.code(statusForCode(body.code)).send(body);
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+/** `fallback` may answer a request no route matched (the web application's client-side routes); else 404. */
+export function installErrorHandling(app: FastifyInstance, fallback?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined): void {
   app.setErrorHandler((err, request, reply) => {
     const body = toErrorBody(err);
     if (body.code === 'INTERNAL') request.log.error({ err }, 'unhandled error');
     return reply.code(statusForCode(body.code)).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    fallback?.(request, reply) ?? reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 }

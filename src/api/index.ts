@@ -11,6 +11,9 @@ import { FHIR_BODY_LIMIT, fhirRoutes } from './routes/fhir.js';
 import { installSignedBodyParser } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
+import { demoRoutes } from './routes/demo.js';
+import { defaultWebRoot, webRoutes } from './routes/web.js';
+import type { DemoPerson } from '../demo/index.js';
 import { oversightRoutes } from './routes/oversight.js';
 import { patientRoutes } from './routes/patients.js';
 import { accessRequestRoutes } from './routes/access-requests.js';
@@ -24,6 +27,10 @@ export interface ApiOptions {
   logger?: boolean | object;
   /** Body limit for routes without their own (bytes). */
   bodyLimit?: number;
+  /** The built web application (default web/dist of this package); false serves none. */
+  webRoot?: string | false;
+  /** DEMO ONLY: the demo people, when the node runs the demo consortium (enables /v1/demo/…). */
+  demoPeople?: readonly DemoPerson[];
 }
 
 /**
@@ -37,7 +44,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     // Reject unknown properties instead of silently dropping them; never invent defaults.
     ajv: { customOptions: { removeAdditional: false, useDefaults: false } },
   });
-  installErrorHandling(app);
+  let spaFallback: Parameters<typeof installErrorHandling>[1] = undefined;
+  installErrorHandling(app, (request, reply) => spaFallback?.(request, reply));
   // JSON only: a text body must not reach the tx routes as a string.
   app.removeContentTypeParser('text/plain');
   const status = node.status();
@@ -56,6 +64,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
         { name: 'operations', description: 'Status, health and metrics' },
         { name: 'fhir', description: 'FHIR R4 facade: records, consent-checked and logged reads, search, $everything, erasure, AuditEvent and Consent' },
         { name: 'records', description: 'Record proofs and patients\' correction and erasure requests' },
+        { name: 'demo', description: 'DEMO ONLY (demo consortium): demo people and their derived keys for the web application' },
         { name: 'access requests', description: 'Clinicians ask patients for access; patients approve (a consent is granted) or decline' },
         { name: 'oversight', description: 'Regulator oversight without patient data: access statistics and anomalies' },
         { name: 'drugs', description: 'Drug traceability: GS1 Digital Link resolver, verification, QR codes, EPCIS 2.0 capture and query' },
@@ -70,6 +79,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
   opsRoutes(app, node);
   consortiumRoutes(app, node);
   exchangeRoutes(app, node);
+  if (options.demoPeople) demoRoutes(app, options.demoPeople);
+  spaFallback = await webRoutes(app, node, options.webRoot ?? defaultWebRoot());
   // Signed-request routes parse bodies themselves (they hash the raw bytes), so they live in their own scope.
   await app.register(async (scope) => fhirRoutes(scope, node, node.records));
   await app.register(async (scope) => {

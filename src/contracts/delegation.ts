@@ -3,6 +3,7 @@ import { ed25519KeyOfDid, ed25519Verify, fromBase64Url } from '../crypto/index.j
 import { ContractCodes, ContractError } from './errors.js';
 import { DidKey, resolveSigner } from './identity/model.js';
 import type { Signer, TxContext } from './runtime.js';
+import { userRequestMessage } from './user-request-message.js';
 
 /**
  * Users reach the vault through an institution's node over HTTP: they sign each request (method, URL, time,
@@ -34,10 +35,8 @@ export type UserRequest = Static<typeof UserRequest>;
 /** How far a request's own time may be from the block time that records it. */
 export const USER_REQUEST_WINDOW_MS = 5 * 60 * 1000;
 
-/** The exact bytes a user signs for one HTTP request. */
-export function userRequestMessage(r: Omit<UserRequest, 'sig' | 'part'>): string {
-  return `medchain/http/v1\n${r.method}\n${r.url}\n${r.ts}\n${r.nonce}\n${r.bodySha256}`;
-}
+/** The exact bytes a user signs for one HTTP request (pure, shared with the web application). */
+export { userRequestMessage } from './user-request-message.js';
 
 const nonceKey = (did: string, nonce: string, part?: number) => (part === undefined ? `nonce/${did}/${nonce}` : `nonce/${did}/${nonce}/${part}`);
 

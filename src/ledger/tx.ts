@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { canonicalBytes, canonicalJson, ed25519KeyOfDid, fromBase64Url, sha256, toBase64Url, type Ed25519Signer } from '../crypto/index.js';
 import { CodedError, LedgerCodes } from './errors.js';
+import { TX_SIGNING_DOMAIN as TX_SIGNING_DOMAIN_TEXT } from './tx-signing.js';
 
 /**
  * The transaction envelope signed by the person (or node, or device) who acts.
@@ -43,7 +44,7 @@ function assertCanonicalSig(sig: string): void {
 }
 
 /** Domain separation: a tx signature can never be mistaken for a signature over anything else. */
-const TX_SIGNING_DOMAIN = Buffer.from('medchain/tx/v1\n', 'utf8');
+const TX_SIGNING_DOMAIN = Buffer.from(TX_SIGNING_DOMAIN_TEXT, 'utf8');
 
 export function txSigningMessage(envelopeBytes: Uint8Array): Buffer {
   return Buffer.concat([TX_SIGNING_DOMAIN, envelopeBytes]);

@@ -19,7 +19,8 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 
 beforeAll(async () => {
   ({ node, cleanup } = await openTestNode({ checkpointInterval: 1 }));
-  app = await buildApi(node);
+  // No web build here (test/web/web-routes.test.ts covers serving it): / is the page that says how to build it.
+  app = await buildApi(node, { webRoot: false });
   const r = await post('/v1/txs', leadAdmin.tx('identity', 'enrolStaff', { staffId: 'nurse-api', name: '测试护士', roles: ['nurse'], key: nurse.did }));
   expect(r.status).toBe(200);
 });
@@ -189,6 +190,7 @@ describe('operations and docs', () => {
     expect(docs.body).toContain('swagger');
     const home = await app.inject({ method: 'GET', url: '/' });
     expect(home.body).toContain('青山县医共体');
+    expect(home.body).toContain('npm run build:web');
   });
 
   it('serves over a real socket', async () => {

@@ -52,10 +52,19 @@ function sendOutcome(reply: FastifyReply, err: unknown): FastifyReply {
   return reply.code(status).type(FHIR_JSON).send(outcome);
 }
 
+/** meta.extension naming one element a consent withheld from this copy (e.g. `Patient.address`). */
+export const WITHHELD_FIELD_EXTENSION = 'urn:medchain:fhir:withheld-field';
+
 /** The resource as released: its version, and a REDACTED security label when elements were withheld. */
 export function asFhir(r: ReleasedRecord): Record<string, unknown> {
   const meta = { ...((r.resource['meta'] as object | undefined) ?? {}), versionId: String(r.meta.version), lastUpdated: new Date(r.meta.registeredAt).toISOString() };
-  const security = r.withheld.length ? { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED' }] } : {};
+  // Which elements the consent withheld, so a reader can tell "not recorded" from "hidden by the patient".
+  const security = r.withheld.length
+    ? {
+        security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED' }],
+        extension: r.withheld.map((field) => ({ url: WITHHELD_FIELD_EXTENSION, valueString: field })),
+      }
+    : {};
   return { ...r.resource, meta: { ...meta, ...security } };
 }
 

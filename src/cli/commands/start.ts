@@ -5,7 +5,9 @@ import { createNode, isInitialized, readGenesis, readNodeIdentity, readSettings 
 import { fail } from '../output.js';
 import { resolvePassphrase } from '../passphrase.js';
 import { initDemo } from './init.js';
-import { demoHostedInstitutions } from '../../demo/index.js';
+import { demoHostedInstitutions, type DemoPerson } from '../../demo/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface StartOptions {
   data: string;
@@ -43,7 +45,10 @@ export async function startNode(opts: StartOptions): Promise<void> {
     logger.info({ height: node.status().head.height }, 'catching up from the block stream');
     await node.whenCaughtUp();
   }
-  const app = await buildApi(node, { logger: false });
+  // DEMO ONLY: the demo people the web application lets one sign in as (written by `medchain init --demo`).
+  const peopleFile = join(opts.data, 'demo', 'people.json');
+  const demoPeople = settings.demo && existsSync(peopleFile) ? (JSON.parse(readFileSync(peopleFile, 'utf8')) as DemoPerson[]) : undefined;
+  const app = await buildApi(node, { logger: false, ...(demoPeople ? { demoPeople } : {}) });
   const host = opts.host ?? settings.host;
   const port = opts.port ?? settings.port;
   try {
@@ -54,7 +59,7 @@ export async function startNode(opts: StartOptions): Promise<void> {
   }
   const head = node.status().head;
   logger.info({ url: `http://${host}:${port}`, institution: settings.institution, height: head.height }, 'MedChain node is serving');
-  process.stdout.write(`MedChain ${genesis.consortium.name} — ${settings.institution}\n  API   http://${host}:${port}/v1/status\n  Docs  http://${host}:${port}/docs\n`);
+  process.stdout.write(`MedChain ${genesis.consortium.name} — ${settings.institution}\n  API   http://${host}:${port}/v1/status\n  Docs  http://${host}:${port}/docs\n  Web   http://${host}:${port}/\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
