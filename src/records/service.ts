@@ -57,6 +57,19 @@ interface StoredEnvelope {
 const vaultId = (id: string, version: number) => `${id}.v${version}`;
 
 /** Told when a Patient resource at a hosted custodian is written (with the stored resource) or erased (null). */
+/** A break-the-glass access as overseers see it; `patientId` only for an auditor of the custodian institution. */
+export interface EmergencyAccess {
+  id: string;
+  requester: string;
+  institution?: string;
+  /** The institution holding the records that were opened. */
+  custodian: string;
+  reason?: string;
+  decision: AccessEntry['decision'];
+  time: number;
+  patientId?: string;
+}
+
 export type PatientResourceListener = (custodian: string, record: { id: string; patientId?: string }, resource: Record<string, unknown> | null) => void;
 
 export class RecordService {
@@ -290,16 +303,29 @@ export class RecordService {
   }
 
   private isOverseer(key: KeyRecord): boolean {
-    if (key.kind !== 'staff' || !key.institution) return false;
-    const staff = this.q<{ roles: string[]; status: string }>('identity', 'staff', { institution: key.institution, staffId: key.subject });
-    return staff.status === 'active' && staff.roles.some((r) => r === 'auditor' || r === 'regulator');
+    return this.hasRole(key, 'auditor') || this.hasRole(key, 'regulator');
   }
 
-  /** Break-the-glass accesses across the consortium, for auditors and the regulator (no record content). */
-  emergencies(did: string, limit = 1000): unknown[] {
+  /** An active staff member of their institution with this role. */
+  private hasRole(key: KeyRecord, role: string): boolean {
+    if (key.kind !== 'staff' || !key.institution) return false;
+    const staff = this.q<{ roles: string[]; status: string }>('identity', 'staff', { institution: key.institution, staffId: key.subject });
+    return staff.status === 'active' && staff.roles.includes(role);
+  }
+
+  /**
+   * Break-the-glass accesses across the consortium, for auditors and the regulator (no record content). Oversight
+   * needs who, where, when, why and the decision, not whose records: the patient id is kept only for an auditor of
+   * the custodian institution (the records are theirs to follow up with the patient); the regulator's staff and
+   * auditors elsewhere get the entry without it.
+   */
+  emergencies(did: string, limit = 1000): EmergencyAccess[] {
     const key = this.tryQ<KeyRecord>('identity', 'resolveKey', { did });
     if (!key || key.status !== 'active' || !this.isOverseer(key)) throw new CodedError('FORBIDDEN', 'only auditors and the regulator list emergency accesses');
-    return this.q<unknown[]>('access', 'emergencies', { limit });
+    const auditorAt = this.hasRole(key, 'auditor') ? key.institution : undefined;
+    return this.q<Array<EmergencyAccess & { patientId: string }>>('access', 'emergencies', { limit }).map(({ patientId, ...e }) =>
+      auditorAt !== undefined && e.custodian === auditorAt ? { ...e, patientId } : e,
+    );
   }
 
   /** The patient, their guardians, and auditors or regulators may list the patient's access log and consents. */
