@@ -56,7 +56,6 @@ interface StoredEnvelope {
 
 const vaultId = (id: string, version: number) => `${id}.v${version}`;
 
-/** Told when a Patient resource at a hosted custodian is written (with the stored resource) or erased (null). */
 /** A break-the-glass access as overseers see it; `patientId` only for an auditor of the custodian institution. */
 export interface EmergencyAccess {
   id: string;
@@ -70,6 +69,7 @@ export interface EmergencyAccess {
   patientId?: string;
 }
 
+/** Told when a Patient resource at a hosted custodian is written (with the stored resource) or erased (null). */
 export type PatientResourceListener = (custodian: string, record: { id: string; patientId?: string }, resource: Record<string, unknown> | null) => void;
 
 export class RecordService {
@@ -446,7 +446,7 @@ export class RecordService {
     const salted = details ? saltText(details) : undefined;
     const vault = this.hosted.get(head.custodian)?.vault;
     const object = salted && vault ? `req-${salted.sha256}` : undefined;
-    if (object) await vault!.put(object, Buffer.from(salted!.envelope), this.recipients(head.custodian, head.patientId));
+    if (salted && vault && object) await vault.put(object, Buffer.from(salted.envelope), this.recipients(head.custodian, head.patientId));
     try {
       const { request } = await this.submit<{ request: string }>(relay, 'records', 'requestChange', {
         recordId,
@@ -456,7 +456,7 @@ export class RecordService {
       });
       return this.requestById(head.patientId, request);
     } catch (err) {
-      if (object) vault!.discard(object);
+      if (object) vault?.discard(object);
       throw err;
     }
   }
