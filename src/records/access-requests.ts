@@ -1,17 +1,17 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { canonicalJson, sha256Hex } from '../crypto/index.js';
+import { randomUUID } from 'node:crypto';
 import type { AccessRequestView, PurposeOfUse } from '../contracts/consent/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { CodedError } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
+import { openSaltedText, saltText } from './salted-text.js';
 import type { RecordService } from './service.js';
 
 /**
  * Clinicians ask patients for access; patients (or guardians) approve or decline. The decisions are the consent
  * contract's (`requestAccess`, `approveRequest`, `declineRequest`, `cancelRequest`), relayed for the signed user.
  * A message travels encrypted: it is sealed into the requesting institution's vault for that institution and the
- * patient's keys, and the ledger holds its location and the SHA-256 of `{salt, text}` (salted, so a short message
- * cannot be guessed from its hash).
+ * patient's keys, and the ledger holds its location and a salted commitment to it (salted-text.ts), so a short
+ * message cannot be guessed from its hash.
  */
 
 export interface NewAccessRequest {
@@ -38,8 +38,8 @@ export class AccessRequestService {
   async create(user: UserRequest, patientId: string, input: NewAccessRequest): Promise<AccessRequestWithMessage> {
     let message: { custodian: string; object: string; sha256: string } | undefined;
     if (input.message) {
-      const envelope = canonicalJson({ salt: randomBytes(16).toString('hex'), text: input.message });
-      message = { custodian: this.records.relayInstitution(user), object: `areq-msg-${randomUUID()}`, sha256: sha256Hex(envelope) };
+      const { envelope, sha256 } = saltText(input.message);
+      message = { custodian: this.records.relayInstitution(user), object: `areq-msg-${randomUUID()}`, sha256 };
       await this.records.seal(message.custodian, message.object, envelope, patientId);
     }
     try {
@@ -96,7 +96,6 @@ export class AccessRequestService {
   private async withMessage(r: AccessRequestView): Promise<AccessRequestWithMessage> {
     if (!r.message || !this.records.hostedInstitutions().includes(r.message.custodian)) return r;
     const envelope = await this.records.unseal(r.message.custodian, r.message.object);
-    if (sha256Hex(envelope) !== r.message.sha256) throw new CodedError('INTEGRITY_ERROR', `the message of request ${r.id} does not match the ledger`);
-    return { ...r, messageText: (JSON.parse(envelope) as { text: string }).text };
+    return { ...r, messageText: openSaltedText(envelope, r.message.sha256, `the message of request ${r.id}`) };
   }
 }

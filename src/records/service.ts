@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import { canonicalJson, Ed25519Signer, publicKeyFromDidKey, sha256Hex, type Identity } from '../crypto/index.js';
+import { canonicalJson, Ed25519Signer, publicKeyFromDidKey, type Identity } from '../crypto/index.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { MAX_RECORDS_PER_REQUEST, type AccessDecision, type AccessEntry } from '../contracts/access/index.js';
@@ -15,6 +15,7 @@ import type { VaultStore } from '../vault/index.js';
 import { extractMeta } from '../fhir/metadata.js';
 import { FhirInputError, outcomeOf, validateRecordResource } from '../fhir/validate.js';
 import { commitFields, redact, verifyRedacted, type RedactedCopy } from './field-proof.js';
+import { openSaltedText, saltText } from './salted-text.js';
 
 /**
  * The one repository every record read and write passes through (the Medplum pattern): it validates FHIR,
@@ -54,6 +55,19 @@ interface StoredEnvelope {
 }
 
 const vaultId = (id: string, version: number) => `${id}.v${version}`;
+
+/** A break-the-glass access as overseers see it; `patientId` only for an auditor of the custodian institution. */
+export interface EmergencyAccess {
+  id: string;
+  requester: string;
+  institution?: string;
+  /** The institution holding the records that were opened. */
+  custodian: string;
+  reason?: string;
+  decision: AccessEntry['decision'];
+  time: number;
+  patientId?: string;
+}
 
 /** Told when a Patient resource at a hosted custodian is written (with the stored resource) or erased (null). */
 export type PatientResourceListener = (custodian: string, record: { id: string; patientId?: string }, resource: Record<string, unknown> | null) => void;
@@ -317,16 +331,29 @@ export class RecordService {
   }
 
   private isOverseer(key: KeyRecord): boolean {
-    if (key.kind !== 'staff' || !key.institution) return false;
-    const staff = this.q<{ roles: string[]; status: string }>('identity', 'staff', { institution: key.institution, staffId: key.subject });
-    return staff.status === 'active' && staff.roles.some((r) => r === 'auditor' || r === 'regulator');
+    return this.hasRole(key, 'auditor') || this.hasRole(key, 'regulator');
   }
 
-  /** Break-the-glass accesses across the consortium, for auditors and the regulator (no record content). */
-  emergencies(did: string, limit = 1000): unknown[] {
+  /** An active staff member of their institution with this role. */
+  private hasRole(key: KeyRecord, role: string): boolean {
+    if (key.kind !== 'staff' || !key.institution) return false;
+    const staff = this.q<{ roles: string[]; status: string }>('identity', 'staff', { institution: key.institution, staffId: key.subject });
+    return staff.status === 'active' && staff.roles.includes(role);
+  }
+
+  /**
+   * Break-the-glass accesses across the consortium, for auditors and the regulator (no record content). Oversight
+   * needs who, where, when, why and the decision, not whose records: the patient id is kept only for an auditor of
+   * the custodian institution (the records are theirs to follow up with the patient); the regulator's staff and
+   * auditors elsewhere get the entry without it.
+   */
+  emergencies(did: string, limit = 1000): EmergencyAccess[] {
     const key = this.tryQ<KeyRecord>('identity', 'resolveKey', { did });
     if (!key || key.status !== 'active' || !this.isOverseer(key)) throw new CodedError('FORBIDDEN', 'only auditors and the regulator list emergency accesses');
-    return this.q<unknown[]>('access', 'emergencies', { limit });
+    const auditorAt = this.hasRole(key, 'auditor') ? key.institution : undefined;
+    return this.q<Array<EmergencyAccess & { patientId: string }>>('access', 'emergencies', { limit }).map(({ patientId, ...e }) =>
+      auditorAt !== undefined && e.custodian === auditorAt ? { ...e, patientId } : e,
+    );
   }
 
   /** The patient, their guardians, and auditors or regulators may list the patient's access log and consents. */
@@ -438,36 +465,37 @@ export class RecordService {
 
   /**
    * A patient asks the custodian to correct or erase a record. The wording is kept encrypted in the custodian's
-   * vault (for the custodian and the patient); the ledger has only its hash.
+   * vault (for the custodian and the patient) with a random salt; the ledger has only the salted commitment
+   * (salted-text.ts), so a short wording cannot be recovered from it by guessing.
    */
   async requestChange(user: UserRequest, recordId: string, kind: 'correction' | 'erasure', details?: string): Promise<ChangeRequest> {
     const relay = this.relayFor(user);
     const head = this.q<RecordHead>('records', 'get', { id: recordId });
-    let detailsSha256: string | undefined;
-    if (details) {
-      detailsSha256 = sha256Hex(details);
-      const object = `req-${detailsSha256}`;
-      const vault = this.hosted.get(head.custodian)?.vault;
-      if (vault && !vault.get(object)) await vault.put(object, Buffer.from(details), this.recipients(head.custodian, head.patientId));
+    const salted = details ? saltText(details) : undefined;
+    const vault = this.hosted.get(head.custodian)?.vault;
+    const object = salted && vault ? `req-${salted.sha256}` : undefined;
+    if (salted && vault && object) await vault.put(object, Buffer.from(salted.envelope), this.recipients(head.custodian, head.patientId));
+    try {
+      const { request } = await this.submit<{ request: string }>(relay, 'records', 'requestChange', {
+        recordId,
+        kind,
+        ...(salted ? { detailsSha256: salted.sha256 } : {}),
+        onBehalfOf: user,
+      });
+      return this.requestById(head.patientId, request);
+    } catch (err) {
+      if (object) vault?.discard(object);
+      throw err;
     }
-    const { request } = await this.submit<{ request: string }>(relay, 'records', 'requestChange', {
-      recordId,
-      kind,
-      ...(detailsSha256 ? { detailsSha256 } : {}),
-      onBehalfOf: user,
-    });
-    return this.requestById(head.patientId, request);
   }
 
   async refuseRequest(user: UserRequest, request: string, reason: string): Promise<void> {
     await this.submit(this.relayFor(user), 'records', 'refuseRequest', { request, reason, onBehalfOf: user });
   }
 
-  /** The wording of a change request, for its custodian. */
+  /** The wording of a change request, for its custodian, checked against the ledger's salted commitment. */
   async requestDetails(custodian: string, detailsSha256: string): Promise<string> {
-    const h = this.vaultOf(custodian);
-    const plain = await h.vault.read(`req-${detailsSha256}`, { privateKey: h.node.agreement.privateKey, publicKey: h.node.agreement.publicKey });
-    return plain.toString('utf8');
+    return openSaltedText(await this.unseal(custodian, `req-${detailsSha256}`), detailsSha256, 'the wording of the request');
   }
 
   private requestById(patientId: string, id: string): ChangeRequest {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/index.js';
 import { signUserRequest } from '../../src/api/user-auth.js';
-import { didKeyFromPublicKey, generateIdentity, type Identity } from '../../src/crypto/index.js';
+import { canonicalJson, didKeyFromPublicKey, generateIdentity, sha256Hex, type Identity } from '../../src/crypto/index.js';
 import { demoHandle, demoHostedInstitutions, demoIdentity } from '../../src/demo/index.js';
 import { VaultStore } from '../../src/vault/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
@@ -286,7 +286,9 @@ describe('FHIR records through the API', () => {
     expect(log.some((e) => e.emergency && e.requester === who.drWang.did && e.decision === 'permit')).toBe(true);
     const flagged = await call(who.auditor, 'GET', '/v1/emergencies');
     expect(flagged.status).toBe(200);
-    expect(flagged.body).toEqual([expect.objectContaining({ patientId: PID, requester: who.drWang.did, reason: '昏迷送急诊，需查既往史' })]);
+    // The regulator's auditor oversees without patient data (test/api/oversight.test.ts covers who keeps the id).
+    expect(flagged.body).toEqual([expect.objectContaining({ requester: who.drWang.did, institution: LEAD, custodian: LEAD, reason: '昏迷送急诊，需查既往史' })]);
+    expect(flagged.body[0]).not.toHaveProperty('patientId');
     expect((await call(who.drLi, 'GET', '/v1/emergencies')).status).toBe(403);
     // The open query API does not answer about patients.
     const open = await app.inject({ method: 'POST', url: '/v1/query/access/logOf', payload: { args: { patientId: PID } } });
@@ -311,6 +313,15 @@ describe('FHIR records through the API', () => {
     expect(req.status).toBe(201);
     const open = await call(who.drWang, 'GET', '/v1/requests?status=open');
     expect(open.body).toEqual([expect.objectContaining({ id: req.body.id, details: '检验日期应为 5 月 21 日' })]);
+    // The ledger holds a salted commitment, not a hash anyone could reproduce by guessing the wording.
+    const onLedger = (node.query('records', 'requestsOfPatient', { patientId: PID }) as Array<{ id: string; detailsSha256: string }>).find((r) => r.id === req.body.id)!;
+    expect(onLedger.detailsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(onLedger.detailsSha256).not.toBe(sha256Hex('检验日期应为 5 月 21 日'));
+    // Whoever holds the envelope (the custodian, from its vault) can check the wording against the ledger.
+    const envelope = JSON.parse(await node.records.unseal(LEAD, `req-${onLedger.detailsSha256}`)) as { salt: string; text: string };
+    expect(envelope.text).toBe('检验日期应为 5 月 21 日');
+    expect(envelope.salt).toMatch(/^[0-9a-f]{32,}$/);
+    expect(sha256Hex(canonicalJson(envelope))).toBe(onLedger.detailsSha256);
     const fixed = { ...hba1c, id: obsId, effectiveDateTime: '2026-05-21T09:30:00+08:00' };
     expect((await call(who.drWang, 'PUT', `/fhir/R4/Observation/${obsId}?_resolves=${req.body.id}`, fixed)).status).toBe(200);
     const mine = (await call(who.patient, 'GET', `/v1/patients/${PID}/requests`)).body as unknown as Array<Record<string, any>>;

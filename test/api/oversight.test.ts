@@ -232,3 +232,35 @@ describe('oversight: who may ask', () => {
     }
   });
 });
+
+describe('oversight: the break-the-glass list (/v1/emergencies)', () => {
+  it('the regulator gets who, where, when, why and the decision without patient ids; only the custodian\'s auditor gets the pseudonymous id', async () => {
+    const asRegulator = await get(who.regulator, '/v1/emergencies');
+    expect(asRegulator.status).toBe(200);
+    expect(asRegulator.body.map((e: any) => [e.requester, e.institution, e.custodian, e.decision]).sort()).toEqual(
+      [
+        [who.drA.did, LEAD, LEAD, 'deny'],
+        [who.drW.did, LEAD, LEAD, 'permit'],
+      ].sort(),
+    );
+    expect(asRegulator.body.find((e: any) => e.decision === 'permit')).toMatchObject({ reason: '患者昏迷送急诊，需查过敏史', time: expect.any(Number) });
+    for (const e of asRegulator.body) expect(e).not.toHaveProperty('patientId');
+    for (const pid of pids) expect(asRegulator.text).not.toContain(pid);
+
+    // The custodian's auditor follows up with the patient: the entries on its records keep the pseudonymous id.
+    const asCustodianAuditor = await get(who.hospitalAuditor, '/v1/emergencies');
+    expect(asCustodianAuditor.status).toBe(200);
+    expect(asCustodianAuditor.body.map((e: any) => e.patientId).sort()).toEqual([pids[22], pids[23]]);
+
+    // An auditor elsewhere sees the entries, not whose records they were.
+    const elsewhere = generateIdentity();
+    await tx(admin('baishi-health-centre'), 'identity', 'enrolStaff', { staffId: 'aud-bs', name: '白石审计', roles: ['auditor'], key: elsewhere.did });
+    const asOtherAuditor = await get(elsewhere, '/v1/emergencies');
+    expect(asOtherAuditor.status).toBe(200);
+    expect(asOtherAuditor.body).toHaveLength(2);
+    for (const pid of pids) expect(asOtherAuditor.text).not.toContain(pid);
+
+    expect((await get(who.drW, '/v1/emergencies')).status).toBe(403);
+    expect((await get(who.patient, '/v1/emergencies')).status).toBe(403);
+  });
+});

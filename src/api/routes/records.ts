@@ -151,7 +151,13 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
 
   app.get(
     '/v1/emergencies',
-    { schema: { tags, summary: 'Break-the-glass accesses across the consortium (who, where, when, why; no record content): auditors and the regulator' } },
+    {
+      schema: {
+        tags,
+        summary:
+          "Break-the-glass accesses across the consortium (who, institution, custodian, when, why, decision; no record content): auditors and the regulator. The patient id only for an auditor of the custodian institution",
+      },
+    },
     handle(async (request) => records.emergencies(user(request).did)),
   );
 

@@ -166,7 +166,7 @@ export const accessContract: ContractDef = {
     }),
     emergencies: query({
       sensitive: true,
-      description: 'Break-the-glass accesses, for the regulator: who, where, when, why — no record content.',
+      description: 'Break-the-glass accesses: who, where, whose records (custodian), when, why — no record content. The node strips the patient id for the regulator (records/service.ts `emergencies`).',
       input: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
       run: (ctx, { limit }) =>
         ctx.state.byIndex<AccessEntry>('emergencyAccess', 'emergency', { limit }).map(({ value: e }) => ({
@@ -174,6 +174,7 @@ export const accessContract: ContractDef = {
           patientId: e.patientId,
           requester: e.requester,
           institution: e.institution,
+          custodian: e.record.custodian,
           reason: e.emergencyReason,
           decision: e.decision,
           time: e.time,

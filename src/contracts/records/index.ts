@@ -132,7 +132,7 @@ const requestChange = method({
     {
       recordId: RecordId,
       kind: Type.Union([Type.Literal('correction'), Type.Literal('erasure')]),
-      detailsSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+      detailsSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'salted commitment to the wording: SHA-256 of canonicalJson({salt, text}) (records/salted-text.ts)' })),
       ...Relayed,
     },
     { additionalProperties: false },

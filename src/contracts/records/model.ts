@@ -59,13 +59,14 @@ export const ERASURE_REASONS = ['PATIENT_REQUEST', 'ENTERED_IN_ERROR', 'RETENTIO
 export type ErasureReason = (typeof ERASURE_REASONS)[number];
 export const REFUSAL_REASONS = ['LEGAL_RETENTION', 'CLINICALLY_ACCURATE', 'INSUFFICIENT_EVIDENCE', 'OTHER'] as const;
 
-/** A patient's request to correct or erase a record. Its wording stays in the custodian's vault; the ledger has its hash. */
+/** A patient's request to correct or erase a record. Its wording stays in the custodian's vault; the ledger has a salted commitment to it. */
 export interface ChangeRequest {
   id: string;
   recordId: string;
   patientId: string;
   custodian: string;
   kind: 'correction' | 'erasure';
+  /** SHA-256 of `canonicalJson({salt, text})` (records/salted-text.ts): checkable by whoever holds the envelope, not guessable. */
   detailsSha256?: string;
   filedBy: string;
   filedAt: number;
