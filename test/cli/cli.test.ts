@@ -75,7 +75,7 @@ describe('medchain CLI', () => {
     const nobody = await runCli(['access', 'log', ...li, '--patient', p.patientId, ...url]);
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toContain('FORBIDDEN');
-  });
+  }, 180_000); // a dozen CLI processes: on a loaded machine each start takes seconds
 
   it('drugs: batch, bulk commission, EPCIS capture, verify and QR from the command line', async () => {
     const url = ['--url', node.url];
