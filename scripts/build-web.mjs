@@ -20,7 +20,7 @@ function newest(path) {
 
 // The web sources, and what they import from the server's pure modules, and the dependency lock.
 const inputs = [join(web, 'src'), join(web, 'public'), join(web, 'index.html'), join(web, 'vite.config.ts'), join(root, 'package-lock.json'),
-  join(root, 'src', 'contracts', 'user-request-message.ts'), join(root, 'src', 'ledger', 'tx-signing.ts')];
+  join(root, 'src', 'contracts', 'user-request-message.ts'), join(root, 'src', 'ledger', 'tx-signing.ts'), join(root, 'src', 'ledger', 'merkle-inclusion.ts')];
 const force = process.argv.includes('--force');
 const stale = force || !existsSync(built) || Math.max(...inputs.map(newest)) > statSync(built).mtimeMs;
 if (!stale) {

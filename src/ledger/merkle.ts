@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { verifyInclusionWith } from './merkle-inclusion.js';
 
 /**
  * RFC 6962 / RFC 9162 Merkle tree hashing over an ordered list of leaves (MedChain uses tx ids as leaves).
@@ -71,23 +72,5 @@ export function verifyInclusion(
   proof: readonly Uint8Array[],
   root: Uint8Array,
 ): boolean {
-  if (!Number.isInteger(index) || !Number.isInteger(treeSize) || index < 0 || index >= treeSize) return false;
-  let fn = index;
-  let sn = treeSize - 1;
-  let r = leafHash(leaf);
-  for (const p of proof) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return sn === 0 && Buffer.compare(r, Buffer.from(root)) === 0;
+  return verifyInclusionWith({ leaf: leafHash, node: nodeHash }, leaf, index, treeSize, proof, root);
 }
