@@ -356,14 +356,33 @@ export class RecordService {
     );
   }
 
-  /** The patient, their guardians, and auditors or regulators may list the patient's access log and consents. */
+  /**
+   * Per-patient views (records overview, access log, consents, requests) are for the patient, their guardians, and
+   * an auditor who follows up with the patient: staff with the `auditor` role at an institution where the patient is
+   * registered (which every custodian of their records is). Oversight needs no patient data, so the regulator's staff (role
+   * or institution) are refused here and use the aggregates (/v1/oversight/*). Refusals go to the node log.
+   */
   assertMayOversee(did: string, patientId: string): void {
+    const refuse = (code: 'UNKNOWN_SIGNER' | 'FORBIDDEN', message: string): never => {
+      this.node.logger.warn({ event: 'records.patient-view.refused', did, patientId, code }, "a patient's per-patient view was refused");
+      throw new CodedError(code, message);
+    };
     const key = this.tryQ<KeyRecord>('identity', 'resolveKey', { did });
-    if (!key || key.status !== 'active') throw new CodedError('UNKNOWN_SIGNER', 'the signing key is not registered in the consortium');
+    if (!key || key.status !== 'active') return refuse('UNKNOWN_SIGNER', 'the signing key is not registered in the consortium');
     if (key.kind === 'patient' && key.subject === patientId) return;
     if (this.q<Guardian[]>('consent', 'guardiansOf', { patientId }).some((g) => g.did === did)) return;
-    if (this.isOverseer(key)) return;
-    throw new CodedError('FORBIDDEN', "only the patient, their guardian, auditors and the regulator see a patient's access log and consents");
+    if (this.isAuditorOfPatient(key, patientId)) return;
+    return refuse('FORBIDDEN', "only the patient, their guardian and an auditor of an institution that registered the patient or holds their records see a patient's access log, consents and requests");
+  }
+
+  /**
+   * An active auditor of a non-regulator institution where the patient is registered. That covers the custodians of
+   * the patient's records too: the records contract lets an institution write only for patients registered there.
+   */
+  private isAuditorOfPatient(key: KeyRecord, patientId: string): boolean {
+    if (!key.institution || !this.hasRole(key, 'auditor')) return false;
+    if (this.tryQ<Institution>('identity', 'institution', { id: key.institution })?.type === 'regulator') return false;
+    return this.tryQ<Patient>('identity', 'patient', { patientId })?.registrations.some((r) => r.institution === key.institution) ?? false;
   }
 
   version(id: string, version: number): RecordVersion {
