@@ -58,7 +58,7 @@ export class AccessRequestService {
     }
   }
 
-  /** A patient's requests, for the patient, their guardians, auditors and the regulator. */
+  /** A patient's requests, for the patient, their guardians and an auditor where the patient is registered (see assertMayOversee). */
   async ofPatient(did: string, patientId: string, status?: AccessRequestView['status']): Promise<AccessRequestWithMessage[]> {
     this.records.assertMayOversee(did, patientId);
     const list = this.q<AccessRequestView[]>('consent', 'requestsOf', { patientId }).filter((r) => !status || r.status === status);

@@ -97,7 +97,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
   app.get(
     '/v1/patients/:pid/access-requests',
     {
-      schema: { tags, summary: "The patient's access requests (for the patient, guardians, auditors, the regulator)", params: Params, querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }), response: list },
+      schema: { tags, summary: "The patient's access requests (for the patient, guardians, an auditor where the patient is registered; not the regulator)", params: Params, querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }), response: list },
     },
     handle(async (request) => {
       const { pid } = request.params as { pid: string };

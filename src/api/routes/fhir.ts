@@ -296,7 +296,7 @@ export function fhirRoutes(app: FastifyInstance, node: MedchainNode, records: Re
 
   app.get(
     '/fhir/R4/AuditEvent',
-    { schema: { tags, summary: "A patient's access log as AuditEvents (IHE BALP): for the patient, their guardian, auditors and the regulator", querystring: Type.Object({ patient: Type.String({ pattern: '^(Patient/)?P[A-Z2-7]{26}$' }) }) } },
+    { schema: { tags, summary: "A patient's access log as AuditEvents (IHE BALP): for the patient, their guardian and an auditor where the patient is registered (not the regulator)", querystring: Type.Object({ patient: Type.String({ pattern: '^(Patient/)?P[A-Z2-7]{26}$' }) }) } },
     handle(async (request, reply) => {
       const u = user(request);
       const patientId = (request.query as { patient: string }).patient.replace(/^Patient\//, '');

@@ -220,7 +220,7 @@ export function registerRecords(program: Command): void {
   actorOptions(
     access
       .command('log')
-      .description("who accessed a patient's records, when, why, and the decision (for the patient, guardians, auditors, the regulator)")
+      .description("who accessed a patient's records, when, why, and the decision (for the patient, guardians, an auditor where the patient is registered)")
       .requiredOption('--patient <id>')
       .option('--fhir', 'as FHIR AuditEvent resources'),
   ).action(async (opts: ActorOptions & { patient: string; fhir?: boolean }) => {
