@@ -241,6 +241,8 @@ describe.skipIf(!chromiumAvailable())('web application in Chromium', () => {
     await signIn(page, '罗斌 · 监管');
     expect(new URL(page.url()).pathname).toBe('/regulator');
     await page.getByText('可疑扫码明细').waitFor({ timeout: 20_000 });
+    // Consortium health comes from /v1/consortium/health: the node's row with its lag column.
+    await page.getByRole('columnheader', { name: '落后区块' }).waitFor({ timeout: 20_000 });
     await expect.poll(() => page.locator('canvas').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     await shot(page, 'regulator-dashboard');
 

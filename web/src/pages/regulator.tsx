@@ -26,44 +26,65 @@ interface DrugReport {
 /** A missing oversight route (older node) becomes a clear note rather than an error. */
 const unavailable = (err: unknown) => err instanceof ApiError && err.status === 404 && /no route/.test(err.message);
 
+/** GET /v1/consortium/health (src/network/checkpoint-exchange.ts `ConsortiumHealth`). */
+interface ConsortiumHealthView {
+  tip: number;
+  nodes: Array<{ institution?: string; nodeDid: string; height: number; lag: number; blockHash: string; self: boolean }>;
+  agreement: { ok: boolean; disagreements: Array<{ height: number }> };
+}
+
 function ConsortiumHealth() {
   const { t } = useTranslation();
   const directory = useDirectory();
   const state = useAsync(async () => {
-    const [status, checkpoints] = await Promise.all([
-      openApi.get<{ institution: string; head: { height: number; time: number; hash: string }; pendingTxs: number; sequencer: string }>('/v1/status'),
+    const [health, status, checkpoints] = await Promise.all([
+      openApi.get<ConsortiumHealthView>('/v1/consortium/health'),
+      openApi.get<{ pendingTxs: number; sequencer: string }>('/v1/status'),
       openApi.get<{ checkpoints: Array<{ height: number; blockHash: string; signer: string }> }>('/v1/checkpoints?limit=20'),
     ]);
-    return { status, checkpoints: checkpoints.checkpoints };
+    return { health, status, checkpoints: checkpoints.checkpoints };
   }, []);
   return (
     <Card size="small" title={t('regulator.health')}>
       <AsyncView state={state}>
-        {({ status, checkpoints }) => (
-          <>
-            <Row gutter={[12, 12]}>
-              <Col xs={12} md={6}><Statistic className="mc-stat" title={t('regulator.nodes')} value={1} suffix={t('regulator.nodesSuffix')} /></Col>
-              <Col xs={12} md={6}><Statistic className="mc-stat" title={t('explorer.height')} value={status.head.height} /></Col>
-              <Col xs={12} md={6}><Statistic className="mc-stat" title={t('regulator.lastCheckpoint')} value={checkpoints[0]?.height ?? '—'} /></Col>
-              <Col xs={12} md={6}><Statistic className="mc-stat" title={t('explorer.pending')} value={status.pendingTxs} /></Col>
-            </Row>
-            <Table
-              style={{ marginTop: 12 }}
-              size="small"
-              rowKey="institution"
-              pagination={false}
-              scroll={{ x: true }}
-              dataSource={[{ institution: status.institution, height: status.head.height, hash: status.head.hash, agree: true }]}
-              columns={[
-                { title: t('regulator.node'), dataIndex: 'institution', render: (i: string) => directory.institutionName(i) },
-                { title: t('explorer.height'), dataIndex: 'height' },
-                { title: t('explorer.hash'), dataIndex: 'hash', render: (h: string) => <span className="mc-mono">{h.slice(0, 16)}…</span> },
-                { title: t('regulator.agreement'), render: () => <Tag color="green">{t('regulator.agrees')}</Tag> },
-              ]}
-            />
-            <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0 }}>{t('regulator.singleNodeNote')}</Typography.Paragraph>
-          </>
-        )}
+        {({ health, status, checkpoints }) => {
+          // Heights differ while nodes catch up; only conflicting signed checkpoints at one height break agreement.
+          const disagreeing = new Set(health.agreement.disagreements.map((d) => d.height));
+          return (
+            <>
+              <Row gutter={[12, 12]}>
+                <Col xs={12} md={6}><Statistic className="mc-stat" title={t('regulator.nodes')} value={health.nodes.length} suffix={t('regulator.nodesSuffix')} /></Col>
+                <Col xs={12} md={6}><Statistic className="mc-stat" title={t('explorer.height')} value={health.tip} /></Col>
+                <Col xs={12} md={6}><Statistic className="mc-stat" title={t('regulator.lastCheckpoint')} value={checkpoints[0]?.height ?? '—'} /></Col>
+                <Col xs={12} md={6}><Statistic className="mc-stat" title={t('explorer.pending')} value={status.pendingTxs} /></Col>
+              </Row>
+              {!health.agreement.ok && (
+                <Alert style={{ marginTop: 12 }} type="error" showIcon title={t('regulator.disagreement', { heights: [...disagreeing].join(', ') })} />
+              )}
+              <Table
+                style={{ marginTop: 12 }}
+                size="small"
+                rowKey="nodeDid"
+                pagination={false}
+                scroll={{ x: true }}
+                dataSource={health.nodes}
+                columns={[
+                  { title: t('regulator.node'), dataIndex: 'institution', render: (i: string | undefined, n) => (i ? directory.institutionName(i) : n.nodeDid.slice(-12)) },
+                  { title: t('explorer.height'), dataIndex: 'height' },
+                  { title: t('regulator.lag'), dataIndex: 'lag' },
+                  { title: t('explorer.hash'), dataIndex: 'blockHash', render: (h: string) => <span className="mc-mono">{h.slice(0, 16)}…</span> },
+                  {
+                    title: t('regulator.agreement'),
+                    render: () => (health.agreement.ok ? <Tag color="green">{t('regulator.agrees')}</Tag> : <Tag color="red">{t('regulator.disagrees')}</Tag>),
+                  },
+                ]}
+              />
+              {status.sequencer === 'solo' && (
+                <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0 }}>{t('regulator.singleNodeNote')}</Typography.Paragraph>
+              )}
+            </>
+          );
+        }}
       </AsyncView>
     </Card>
   );
