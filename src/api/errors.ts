@@ -113,6 +113,17 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   return reply.code(statusForCode(body.code)).send(body);
 }
 
+/** Wraps a route handler so that anything it throws is answered as `{code, message}` with the table's status. */
+export function handled(fn: (request: FastifyRequest, reply: FastifyReply) => unknown) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    try {
+      return await fn(request, reply);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  };
+}
+
 /** `fallback` may answer a request no route matched (the web application's client-side routes); else 404. */
 export function installErrorHandling(app: FastifyInstance, fallback?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined): void {
   app.setErrorHandler((err, request, reply) => {

@@ -32,6 +32,11 @@ export function signUserRequest(identity: Identity, method: string, url: string,
   return `MedChain did="${r.did}", ts="${r.ts}", nonce="${r.nonce}", sig="${r.sig}"`;
 }
 
+/** The signed user of a request on a signed route: its raw body's hash (set by the signed-body parser) or the empty body's. */
+export function signedUser(request: FastifyRequest, now = Date.now()): UserRequest {
+  return authenticate(request, request.bodySha256 ?? sha256Hex(''), now);
+}
+
 /** Parses and checks the Authorization header of a request whose raw body hashed to `bodySha256`. */
 export function authenticate(request: FastifyRequest, bodySha256: string, now = Date.now()): UserRequest {
   const header = request.headers.authorization;

@@ -1,12 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sha256Hex } from '../../crypto/index.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DECLINE_REASONS, MAX_REQUEST_DAYS, PURPOSES, type AccessRequestView, type PurposeOfUse } from '../../contracts/consent/index.js';
 import type { AccessRequestService, NewAccessRequest } from '../../records/access-requests.js';
 import type { RecordService } from '../../records/service.js';
-import { sendError } from '../errors.js';
+import { handled } from '../errors.js';
 import { errorResponses } from '../schemas.js';
-import { authenticate } from '../user-auth.js';
+import { signedUser } from '../user-auth.js';
 
 /**
  * Clinicians' access requests (signed). Errors: ACCESS_REQUEST_NOT_FOUND (404), NOT_YOUR_REQUEST (403),
@@ -48,16 +47,7 @@ export const AccessRequestSchema = Type.Object(
 export function accessRequestRoutes(app: FastifyInstance, requests: AccessRequestService, records: RecordService): void {
   app.addSchema(AccessRequestSchema);
   const tags = ['access requests'];
-  const user = (request: FastifyRequest) => authenticate(request, request.bodySha256 ?? sha256Hex(''));
-  const handle =
-    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        return await fn(request, reply);
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    };
+  const user = signedUser;
   const one = { 200: Type.Ref(AccessRequestSchema), ...errorResponses };
   // Every field of a decision's body is optional, so a POST without a body means `{}` (its signature covers the empty body).
   const emptyBodyIsEmptyObject = async (request: FastifyRequest) => {
@@ -86,7 +76,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
         response: { 201: Type.Ref(AccessRequestSchema), ...errorResponses },
       },
     },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const u = user(request);
       const { pid } = request.params as { pid: string };
       records.requirePatient(pid);
@@ -99,7 +89,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
     {
       schema: { tags, summary: "The patient's access requests (for the patient, guardians, an auditor where the patient is registered; not the regulator)", params: Params, querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }), response: list },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const { pid } = request.params as { pid: string };
       return requests.ofPatient(user(request).did, pid, (request.query as { status?: AccessRequestView['status'] }).status);
     }),
@@ -117,7 +107,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
         response: one,
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const { pid, id } = request.params as { pid: string; id: string };
       return requests.approve(user(request), pid, id, (request.body as { excludeFields?: string[] } | undefined)?.excludeFields);
     }),
@@ -135,7 +125,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
         response: one,
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const { pid, id } = request.params as { pid: string; id: string };
       return requests.decline(user(request), pid, id, (request.body as { reason?: string } | undefined)?.reason);
     }),
@@ -144,7 +134,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
   app.post(
     '/v1/patients/:pid/access-requests/:id/cancel',
     { schema: { tags, summary: 'The clinician who asked withdraws a pending request', params: RequestParams, response: one } },
-    handle(async (request) => {
+    handled(async (request) => {
       const { pid, id } = request.params as { pid: string; id: string };
       return requests.cancel(user(request), pid, id);
     }),
@@ -155,7 +145,7 @@ export function accessRequestRoutes(app: FastifyInstance, requests: AccessReques
     {
       schema: { tags, summary: "The caller's own access requests and their status (clinicians)", querystring: Type.Object({ status: Type.Optional(Status) }, { additionalProperties: false }), response: list },
     },
-    handle(async (request) => requests.mine(user(request).did, (request.query as { status?: AccessRequestView['status'] }).status)),
+    handled(async (request) => requests.mine(user(request).did, (request.query as { status?: AccessRequestView['status'] }).status)),
   );
 }
 

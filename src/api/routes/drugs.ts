@@ -1,13 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
-import { sha256Hex } from '../../crypto/index.js';
 import { codeKey, packDigitalLink, parseCode } from '../../gs1/codes.js';
 import { CodedError } from '../../ledger/index.js';
 import type { MedchainNode } from '../../node/index.js';
 import type { DrugService, Verification, Warning } from '../../drugs/service.js';
-import { sendError } from '../errors.js';
-import { authenticate } from '../user-auth.js';
+import { handled } from '../errors.js';
+import { signedUser } from '../user-auth.js';
 
 /**
  * Drug traceability over HTTP. Public: the Digital Link resolver (`/01/{gtin}/10/{lot}/21/{serial}`, a page in
@@ -74,16 +73,7 @@ ${
 
 export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: DrugService): void {
   const tags = ['drugs'];
-  const handle =
-    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        return await fn(request, reply);
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    };
-  const user = (request: FastifyRequest) => authenticate(request, request.bodySha256 ?? sha256Hex(''));
+  const user = signedUser;
 
   const answer = async (request: FastifyRequest, reply: FastifyReply, code: string) => {
     const v = await drugs.verify(code);
@@ -98,7 +88,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
   app.get(
     '/01/:gtin/10/:lot/21/:serial',
     { schema: { tags, summary: 'GS1 Digital Link resolver: what the QR code on a pack opens (HTML page, or JSON with ?format=json / Accept: application/json)', querystring: verifyQuery } },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const { gtin, serial } = request.params as { gtin: string; serial: string };
       return answer(request, reply, `sgtin:${gtin}.${serial}`);
     }),
@@ -106,7 +96,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
   app.get(
     '/01/:gtin/21/:serial',
     { schema: { tags, summary: 'GS1 Digital Link resolver without the lot', querystring: verifyQuery } },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const { gtin, serial } = request.params as { gtin: string; serial: string };
       return answer(request, reply, `sgtin:${gtin}.${serial}`);
     }),
@@ -120,7 +110,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
         querystring: Type.Object({ code: Type.String({ minLength: 1, maxLength: 300 }), format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html')])), lang: Type.Optional(Type.Union([Type.Literal('zh'), Type.Literal('en')])) }),
       },
     },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const q = request.query as { code: string; format?: string };
       if (!q.format) (request.query as { format?: string }).format = 'json';
       return answer(request, reply, q.code);
@@ -135,7 +125,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
         querystring: Type.Object({ code: Type.String({ minLength: 1, maxLength: 300 }), format: Type.Optional(Type.Union([Type.Literal('svg'), Type.Literal('png')])), base: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+$' })) }),
       },
     },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const q = request.query as { code: string; format?: 'svg' | 'png'; base?: string };
       const parsed = parseCode(q.code);
       if (parsed.kind === 'sscc') throw new CodedError('INVALID_CODE', 'QR codes are made for packs (an SGTIN or a 20-digit code)');
@@ -161,7 +151,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
         querystring: Type.Object({ holder: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' }), expiringWithinDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) }),
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const key = staffOf(user(request).did);
       const q = request.query as { holder: string; expiringWithinDays?: number };
       if (key.institution !== q.holder && !isOverseer(key)) throw new CodedError('FORBIDDEN', "stock is seen by the holder's own staff and the regulator");
@@ -171,7 +161,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
   app.get(
     '/v1/drugs/reports/regulator',
     { schema: { tags, summary: 'Suspected counterfeits and diversions (suspicious scans) and recalled stock still held: for the regulator and auditors' } },
-    handle(async (request) => {
+    handled(async (request) => {
       if (!isOverseer(staffOf(user(request).did))) throw new CodedError('FORBIDDEN', 'for the regulator and auditors');
       return drugs.regulatorReport();
     }),
@@ -180,7 +170,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
   app.post(
     '/epcis/capture',
     { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing' } },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const results = await drugs.capture(user(request), request.body);
       const failed = results.filter((r) => r.status === 'error').length;
       return reply.code(failed === results.length ? 422 : 201).send({ captured: results.length - failed, failed, results });
@@ -189,7 +179,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
   app.get(
     '/epcis/events/:eventID',
     { schema: { tags, summary: 'One event as captured (EPCIS 2.0 JSON), by its CBV 2.0 hash id (consortium members)', params: Type.Object({ eventID: Type.String({ maxLength: 200 }) }) } },
-    handle(async (request) => {
+    handled(async (request) => {
       user(request);
       return drugs.capturedEvent((request.params as { eventID: string }).eventID);
     }),
@@ -212,7 +202,7 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
         }),
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       user(request);
       const q = request.query as Record<string, string | number | undefined>;
       let code: string | undefined;

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { sha256Hex } from '../../crypto/index.js';
 import type { UserRequest } from '../../contracts/delegation.js';
 import type { PurposeOfUse } from '../../contracts/consent/index.js';
 import { PURPOSES } from '../../contracts/consent/index.js';
@@ -12,7 +11,7 @@ import { searchBundle } from '../../fhir/bundle.js';
 import { FhirInputError, outcomeOf, RECORD_TYPES, resourcesOfBundle } from '../../fhir/validate.js';
 import type { ReadOutcome, RecordService, ReleasedRecord } from '../../records/service.js';
 import { statusForCode, toErrorBody } from '../errors.js';
-import { authenticate, installSignedBodyParser } from '../user-auth.js';
+import { installSignedBodyParser, signedUser } from '../user-auth.js';
 
 /**
  * The FHIR R4 facade (/fhir/R4). Every request is signed by its user (see user-auth.ts); every read goes through
@@ -84,7 +83,7 @@ export function fhirRoutes(app: FastifyInstance, node: MedchainNode, records: Re
   installSignedBodyParser(app, FHIR_BODY_LIMIT);
   app.setErrorHandler((err, _request, reply) => sendOutcome(reply, err));
 
-  const user = (request: FastifyRequest): UserRequest => authenticate(request, request.bodySha256 ?? sha256Hex(''));
+  const user = signedUser;
   const purposeOf = (request: FastifyRequest, u: UserRequest): PurposeOfUse => {
     const asked = (request.query as { _purpose?: string })._purpose;
     if (asked !== undefined) {

@@ -1,10 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sha256Hex } from '../../crypto/index.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OversightService } from '../../oversight/service.js';
-import { sendError } from '../errors.js';
+import { handled } from '../errors.js';
 import { errorResponses } from '../schemas.js';
-import { authenticate } from '../user-auth.js';
+import { signedUser } from '../user-auth.js';
 
 /**
  * Regulator oversight (signed GETs): access statistics and anomalies without patient data. Allowed for the
@@ -139,16 +138,7 @@ export function oversightRoutes(app: FastifyInstance, oversight: OversightServic
   app.addSchema(CountsSchema);
   app.addSchema(PersonSchema);
   const tags = ['oversight'];
-  const handle =
-    (fn: (request: FastifyRequest) => unknown) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        return fn(request);
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    };
-  const did = (request: FastifyRequest) => authenticate(request, sha256Hex('')).did;
+  const did = (request: FastifyRequest) => signedUser(request).did;
 
   app.get(
     '/v1/oversight/access-stats',
@@ -160,7 +150,7 @@ export function oversightRoutes(app: FastifyInstance, oversight: OversightServic
         response: { 200: AccessStatsSchema, ...errorResponses },
       },
     },
-    handle((request) => {
+    handled((request) => {
       const q = request.query as { from?: string; to?: string };
       return oversight.accessStats(did(request), q.from, q.to);
     }),
@@ -176,7 +166,7 @@ export function oversightRoutes(app: FastifyInstance, oversight: OversightServic
         response: { 200: AnomaliesSchema, ...errorResponses },
       },
     },
-    handle((request) => {
+    handled((request) => {
       const q = request.query as { from?: string; to?: string; limit?: number };
       return oversight.anomalies(did(request), q.from, q.to, q.limit);
     }),
@@ -192,7 +182,7 @@ export function oversightRoutes(app: FastifyInstance, oversight: OversightServic
         response: { 200: DrugsSummarySchema, ...errorResponses },
       },
     },
-    handle((request) => {
+    handled((request) => {
       const q = request.query as { from?: string; to?: string };
       return oversight.drugs(did(request), q.from, q.to);
     }),

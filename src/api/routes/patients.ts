@@ -1,11 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sha256Hex } from '../../crypto/index.js';
+import type { FastifyInstance } from 'fastify';
 import { PURPOSES, type PurposeOfUse } from '../../contracts/consent/index.js';
 import { MAX_SEARCH_RESULTS, type PatientDirectory } from '../../records/patient-directory.js';
-import { sendError } from '../errors.js';
+import { handled } from '../errors.js';
 import { errorResponses } from '../schemas.js';
-import { authenticate } from '../user-auth.js';
+import { signedUser } from '../user-auth.js';
 
 /**
  * Clinician patient search (signed). A POST, so the name never appears in the URL — the signed request is kept on
@@ -46,15 +45,6 @@ export const PatientSearchResult = Type.Object(
 );
 
 export function patientRoutes(app: FastifyInstance, directory: PatientDirectory): void {
-  const handle =
-    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        return await fn(request, reply);
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    };
 
   app.post(
     '/v1/institutions/:id/patients/search',
@@ -67,8 +57,8 @@ export function patientRoutes(app: FastifyInstance, directory: PatientDirectory)
         response: { 200: PatientSearchResult, ...errorResponses },
       },
     },
-    handle(async (request) => {
-      const user = authenticate(request, request.bodySha256 ?? sha256Hex(''));
+    handled(async (request) => {
+      const user = signedUser(request);
       const { id } = request.params as { id: string };
       const body = request.body as { name?: string; patientId?: string; limit?: number; purpose?: PurposeOfUse };
       return directory.search(user, id, body);

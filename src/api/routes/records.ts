@@ -1,30 +1,20 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sha256Hex } from '../../crypto/index.js';
+import type { FastifyInstance } from 'fastify';
 import { PURPOSES, type PurposeOfUse } from '../../contracts/consent/index.js';
 import { REFUSAL_REASONS, type ChangeRequest, type RecordVersion } from '../../contracts/records/model.js';
 import { CodedError } from '../../ledger/index.js';
 import { verifyRedacted, type RedactedCopy } from '../../records/field-proof.js';
 import type { RecordService } from '../../records/service.js';
-import { sendError } from '../errors.js';
+import { handled } from '../errors.js';
 import { errorResponses } from '../schemas.js';
-import { authenticate } from '../user-auth.js';
+import { signedUser } from '../user-auth.js';
 
 /**
  * Records beyond plain FHIR: a released copy with its proof, checking a copy against the ledger, and the
  * patient's correction and erasure requests. Signed like the FHIR routes; errors are `{code, message}`.
  */
 export function recordRoutes(app: FastifyInstance, records: RecordService): void {
-  const user = (request: FastifyRequest) => authenticate(request, request.bodySha256 ?? sha256Hex(''));
-  const handle =
-    (fn: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      try {
-        return await fn(request, reply);
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    };
+  const user = signedUser;
   const tags = ['records'];
   const RecordIdParam = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$' }) });
   const PatientParam = Type.Object({ pid: Type.String({ pattern: '^P[A-Z2-7]{26}$' }) });
@@ -40,7 +30,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
         response: errorResponses,
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const u = user(request);
       const { id } = request.params as { id: string };
       const q = request.query as { purpose?: PurposeOfUse; version?: number };
@@ -62,7 +52,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
         body: Type.Object({ version: Type.Integer({ minimum: 1 }), proof: Type.Object({ resourceType: Type.String(), released: Type.Record(Type.String(), Type.Any()), withheld: Type.Record(Type.String(), Type.String()) }) }),
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const { id } = request.params as { id: string };
       const { version, proof } = request.body as { version: number; proof: RedactedCopy };
       const meta = records.version(id, version);
@@ -86,7 +76,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
         body: Type.Object({ kind: Type.Union([Type.Literal('correction'), Type.Literal('erasure')]), details: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })) }, { additionalProperties: false }),
       },
     },
-    handle(async (request, reply) => {
+    handled(async (request, reply) => {
       const u = user(request);
       const { id } = request.params as { id: string };
       const { kind, details } = request.body as { kind: 'correction' | 'erasure'; details?: string };
@@ -104,7 +94,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
         body: Type.Object({ reason: Type.Union(REFUSAL_REASONS.map((r) => Type.Literal(r))) }, { additionalProperties: false }),
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const u = user(request);
       const { request: id } = request.params as { request: string };
       await records.refuseRequest(u, id, (request.body as { reason: string }).reason);
@@ -121,7 +111,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
         querystring: Type.Object({ status: Type.Union([Type.Literal('open'), Type.Literal('accepted'), Type.Literal('refused')]) }),
       },
     },
-    handle(async (request) => {
+    handled(async (request) => {
       const u = user(request);
       return records.requestsAtCallersInstitution(u.did, (request.query as { status: ChangeRequest['status'] }).status);
     }),
@@ -130,7 +120,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
   app.get(
     '/v1/patients/:pid/requests',
     { schema: { tags, summary: "A patient's correction and erasure requests and how they were resolved", params: PatientParam } },
-    handle(async (request) => {
+    handled(async (request) => {
       const u = user(request);
       const { pid } = request.params as { pid: string };
       records.assertMayOversee(u.did, pid);
@@ -141,7 +131,7 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
   app.get(
     '/v1/patients/:pid/records',
     { schema: { tags, summary: "The ledger's metadata of every record of a patient, across institutions (no content; for the patient's overview)", params: PatientParam } },
-    handle(async (request) => {
+    handled(async (request) => {
       const u = user(request);
       const { pid } = request.params as { pid: string };
       records.assertMayOversee(u.did, pid);
@@ -158,13 +148,13 @@ export function recordRoutes(app: FastifyInstance, records: RecordService): void
           "Break-the-glass accesses across the consortium (who, institution, custodian, when, why, decision; no record content): auditors and the regulator. The patient id only for an auditor of the custodian institution",
       },
     },
-    handle(async (request) => records.emergencies(user(request).did)),
+    handled(async (request) => records.emergencies(user(request).did)),
   );
 
   app.get(
     '/v1/patients/:pid/access-log',
     { schema: { tags, summary: "Who accessed the patient's records, when, why and with what decision (break-the-glass flagged)", params: PatientParam } },
-    handle(async (request) => {
+    handled(async (request) => {
       const u = user(request);
       const { pid } = request.params as { pid: string };
       return records.accessLog(u.did, pid);
