@@ -52,6 +52,28 @@ export function signProposal(header: ProposalHeader, signer: Ed25519Signer): str
   return toBase64Url(signer.sign(proposalMessage(header)));
 }
 
+/**
+ * A signed proposal of `txs` on top of `head`, as every sequencer cuts one: the proposer's clock for the time,
+ * but never earlier than the head's, so block times never go backwards.
+ */
+export function proposeBlock(
+  proposer: { chain: string; proposerDid: string; signer: Ed25519Signer },
+  head: { height: number; hash: string; time: number },
+  txs: ParsedTx[],
+  now: number,
+): BlockProposal {
+  const header: ProposalHeader = {
+    chain: proposer.chain,
+    height: head.height + 1,
+    prevHash: head.hash,
+    time: Math.max(now, head.time),
+    proposer: proposer.proposerDid,
+    txRoot: txRootOf(txs.map((t) => t.id)),
+    txCount: txs.length,
+  };
+  return { header, proposerSig: signProposal(header, proposer.signer), txs };
+}
+
 export function verifyProposalSignature(header: ProposalHeader, sig: string): boolean {
   const key = ed25519KeyOfDid(header.proposer);
   if (!key) return false;

@@ -13,7 +13,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { Ed25519Signer } from '../crypto/index.js';
-import { signProposal, txRootOf, type BlockProposal, type ProposalHeader } from './block.js';
+import { proposeBlock, type BlockProposal } from './block.js';
 import { CodedError } from './errors.js';
 import { ProposalRejected } from './executor.js';
 import { decodeProposal, encodeProposal, PROPOSAL_OVERHEAD_BYTES } from './proposal-wire.js';
@@ -402,16 +402,7 @@ export class JetStreamSequencer implements Sequencer {
     const txs = this.takeBatch();
     const head = host.head();
     const expectedLastSeq = this.consumedSeq;
-    const header: ProposalHeader = {
-      chain: this.options.chain,
-      height: head.height + 1,
-      prevHash: head.hash,
-      time: Math.max(this.now(), head.time),
-      proposer: this.options.proposerDid,
-      txRoot: txRootOf(txs.map((t) => t.id)),
-      txCount: txs.length,
-    };
-    const proposal: BlockProposal = { header, proposerSig: signProposal(header, this.options.signer), txs };
+    const proposal = proposeBlock(this.options, head, txs, this.now());
     const inFlight: { proposal: BlockProposal; seq?: number } = { proposal };
     this.inFlight = inFlight;
     try {

@@ -1,5 +1,5 @@
 import type { Ed25519Signer } from '../crypto/index.js';
-import { signProposal, txRootOf, type ProposalHeader } from './block.js';
+import { proposeBlock } from './block.js';
 import type { Sequencer, SequencerHost } from './sequencer.js';
 import type { ParsedTx } from './tx.js';
 
@@ -75,17 +75,7 @@ export class SoloSequencer implements Sequencer {
     this.committing = true;
     const txs = this.queue.splice(0, this.maxTxs);
     try {
-      const head = host.head();
-      const header: ProposalHeader = {
-        chain: this.options.chain,
-        height: head.height + 1,
-        prevHash: head.hash,
-        time: Math.max(this.now(), head.time),
-        proposer: this.options.proposerDid,
-        txRoot: txRootOf(txs.map((t) => t.id)),
-        txCount: txs.length,
-      };
-      await host.commit({ header, proposerSig: signProposal(header, this.options.signer), txs });
+      await host.commit(proposeBlock(this.options, host.head(), txs, this.now()));
     } catch (err) {
       host.onError(err as Error);
     } finally {
