@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 
@@ -36,18 +35,8 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A free port on 127.0.0.1 (the same helper local clusters use). */
+export { freeLocalPort as freePort } from '../../src/network/nats-cluster.js';
 
 /** A node started with `medchain start` in the background. */
 export interface NodeProcess {
