@@ -53,6 +53,17 @@ const MIN_PATIENCE_MS = 50;
 const MAX_PATIENCE_MS = 2000;
 const RECENT_BLOCKS = 16;
 
+/**
+ * The consumer is re-created by us when it owes us messages (the stream is known to hold more than we consumed)
+ * and has delivered nothing for this long. The client's own recovery after a server loss waits on missed
+ * heartbeats and then backs off for seconds per attempt (measured: consumers idle for more than 15 s after the
+ * stream leader was killed, so every queued tx hit its commit timeout).
+ */
+const CONSUMER_STALL_MS = 2000;
+/** With nothing known to be owed, the stream's end is asked for after this long without a delivery (idle peer). */
+const STREAM_PROBE_MS = 5000;
+const API_TIMEOUT_MS = 1000;
+
 /** NATS JetStream's code for a failed expected-last-sequence condition. */
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -117,7 +128,13 @@ export class JetStreamSequencer implements Sequencer {
   /** Highest stream sequence known to exist; the peer is caught up when it has consumed that far. */
   private knownStreamSeq = 0;
   private caughtUpWaiters: Array<{ target: number; resolve: () => void }> = [];
-  private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0, watchdogKicks: 0 };
+  private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0, watchdogKicks: 0, consumerRestarts: 0 };
+  /** When the consumer last delivered a message (or was created). */
+  private lastDeliveryAt = 0;
+  private probing = false;
+  private publishedAt = 0;
+  /** Moving averages (ms) of where a block's time goes: publish to ack, execution and commit, publish to own commit. */
+  private timings: Record<string, number> = {};
   private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: JetStreamSequencerOptions) {
@@ -143,8 +160,10 @@ export class JetStreamSequencer implements Sequencer {
     });
     this.nc = nc;
     try {
-      this.jsm = await retryUntil(deadline, () => jetstreamManager(nc));
-      this.js = jetstream(nc);
+      // Short API timeouts: while the stream elects a new leader, requests go unanswered, and a retry after a 1 s
+      // timeout learns of the new leader seconds sooner than one after the client's default of 5 s.
+      this.jsm = await retryUntil(deadline, () => jetstreamManager(nc, { timeout: API_TIMEOUT_MS }));
+      this.js = jetstream(nc, { timeout: API_TIMEOUT_MS });
       const lastSeq = await retryUntil(deadline, () => this.ensureStream());
       const head = host.head();
       if (lastSeq < head.height) {
@@ -167,6 +186,7 @@ export class JetStreamSequencer implements Sequencer {
         this.stats.watchdogKicks++;
         this.cutSoon(0);
       }
+      this.checkConsumer();
     }, 500);
     this.watchdog.unref();
   }
@@ -230,6 +250,14 @@ export class JetStreamSequencer implements Sequencer {
       streamSeq: this.knownStreamSeq,
       caughtUp: this.caughtUp(),
       ...this.stats,
+      // What the proposer is doing now: a peer whose queue stays non-empty shows here why it does not propose.
+      queued: this.queue.length,
+      inFlight: this.inFlight ? { height: this.inFlight.proposal.header.height, txs: this.inFlight.proposal.txs.length, seq: this.inFlight.seq ?? null } : null,
+      publishing: this.publishing,
+      processing: this.processing,
+      proposeScheduled: this.timer !== undefined,
+      msSinceLastBlock: this.lastBlockAt > 0 ? Math.round(performance.now() - this.lastBlockAt) : null,
+      timingsMs: Object.fromEntries(Object.entries(this.timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
     };
   }
 
@@ -252,7 +280,36 @@ export class JetStreamSequencer implements Sequencer {
     return left;
   }
 
+  private timing(name: string, ms: number): void {
+    const old = this.timings[name];
+    this.timings[name] = old === undefined ? ms : 0.9 * old + 0.1 * ms;
+  }
+
   // ---- consuming ----------------------------------------------------------------------------------------------
+
+  /** Re-creates a consumer that owes us messages and has gone quiet; asks the stream's end when long quiet. */
+  private checkConsumer(): void {
+    if (this.stopped || this.processing) return;
+    const quietMs = performance.now() - this.lastDeliveryAt;
+    const owed = this.knownStreamSeq > this.consumedSeq || (this.inFlight?.seq ?? 0) > this.consumedSeq;
+    if (owed && quietMs > CONSUMER_STALL_MS) {
+      this.stats.consumerRestarts++;
+      this.lastDeliveryAt = performance.now();
+      this.host!.onError(new CodedError('SEQUENCER_FAULT', `the block consumer delivered nothing for ${Math.round(quietMs)} ms with messages owed: re-creating it`));
+      this.messages?.stop();
+    } else if (!owed && quietMs > (this.queue.length > 0 || this.inFlight ? CONSUMER_STALL_MS : STREAM_PROBE_MS) && !this.probing) {
+      this.probing = true;
+      this.jsm!.streams
+        .info(this.stream)
+        .then((info) => void (this.knownStreamSeq = Math.max(this.knownStreamSeq, info.state.last_seq)))
+        .catch(() => undefined)
+        .finally(() => {
+          this.probing = false;
+          // A probe that finds nothing new counts as a sign of life, so an idle peer asks once per interval.
+          if (this.knownStreamSeq <= this.consumedSeq) this.lastDeliveryAt = performance.now();
+        });
+    }
+  }
 
   private async consumeLoop(): Promise<void> {
     while (!this.stopped) {
@@ -266,10 +323,13 @@ export class JetStreamSequencer implements Sequencer {
         // Short pulls and heartbeats: a consumer lost with a failed server is noticed (two missed heartbeats)
         // and re-created within seconds instead of the client's default of a minute.
         this.messages = await consumer.consume({ max_messages: 64, expires: 5000, idle_heartbeat: 1000 });
+        this.lastDeliveryAt = performance.now();
         if (this.stopped) this.messages.stop();
         for await (const m of this.messages) {
           if (this.stopped) break;
+          this.lastDeliveryAt = performance.now();
           await this.deliver(m.seq, m.data, m.info.pending);
+          this.lastDeliveryAt = performance.now();
         }
       } catch (err) {
         this.messages?.stop();
@@ -298,7 +358,10 @@ export class JetStreamSequencer implements Sequencer {
       // Anything not proposing the very next height was superseded (or is what we already have): skip it.
       if (proposal && proposal.header.height === host.head().height + 1) {
         try {
+          const started = performance.now();
           await host.commit(proposal);
+          this.timing('commitMs', performance.now() - started);
+          if (own || this.isOurs(proposal)) this.timing('ownRoundTripMs', performance.now() - this.publishedAt);
           this.recentProposers.push(proposal.header.proposer);
           if (this.recentProposers.length > RECENT_BLOCKS) this.recentProposers.shift();
           const now = performance.now();
@@ -405,6 +468,7 @@ export class JetStreamSequencer implements Sequencer {
     const proposal = proposeBlock(this.options, head, txs, this.now());
     const inFlight: { proposal: BlockProposal; seq?: number } = { proposal };
     this.inFlight = inFlight;
+    this.publishedAt = performance.now();
     try {
       const ack = await this.js!.publish(this.subject, encodeProposal(proposal), {
         expect: { lastSequence: expectedLastSeq, streamName: this.stream },
@@ -412,6 +476,7 @@ export class JetStreamSequencer implements Sequencer {
         timeout: 2000,
       });
       this.stats.proposed++;
+      this.timing('publishAckMs', performance.now() - this.publishedAt);
       if (this.inFlight === inFlight) {
         if (ack.seq <= this.consumedSeq) this.inFlight = undefined; // already consumed (and committed) meanwhile
         else inFlight.seq = ack.seq;
