@@ -1,21 +1,29 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { base32 } from '@scure/base';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Ed25519Signer } from '../crypto/index.js';
-import { DEMO_CHAIN_ID, DEMO_INSTITUTIONS, demoGenesis, demoHandle, demoIdentity } from '../demo/index.js';
+import { DEMO_CHAIN_ID, DEMO_INSTITUTIONS, demoHandle, demoIdentity } from '../demo/index.js';
 import { signTx, streamNameOf, type SignedTx } from '../ledger/index.js';
 import { NatsCluster, freeLocalPort, planNatsCluster } from '../network/nats-cluster.js';
-import { createNode, type MedchainNode } from '../node/index.js';
+import {
+  peerStatus,
+  startPeerProcess,
+  stopPeerProcess,
+  submitBatch,
+  submitOne,
+  tail,
+  writePeerDataDir,
+  type NodeProcessHandle,
+} from './node-processes.js';
 import { percentile, round, tempDir, type Log } from './util.js';
 
 /**
- * The consortium network benchmark: three institution nodes on a 3-server nats cluster (stream replicas = 3),
- * all on this machine. The three nodes and the load generator share this process (one JS thread, signature
- * checks on worker threads); the nats-servers are separate processes. A tx counts as committed when every node
- * has it. Workload: identity.registerPatient signed by the county hospital's registrar, spread over the nodes.
+ * The consortium network benchmark: three institution nodes, each its own `medchain start` process, on a
+ * 3-server nats cluster (stream replicas = 3), all on this machine. The load generator is this process and
+ * speaks HTTP to the nodes' APIs. A tx counts as committed when every node has its block.
+ * Workload: identity.registerPatient signed by the county hospital's registrar, spread over the nodes.
  */
 
 const LEAD = DEMO_INSTITUTIONS[0]!.id;
@@ -27,56 +35,97 @@ function txFactory(): () => SignedTx {
     signTx({ chain: DEMO_CHAIN_ID, contract: 'identity', method: 'registerPatient', args: { patientId: 'P' + base32.encode(randomBytes(20)).slice(0, 26) } }, registrar.did, signer);
 }
 
-async function openPeer(dir: string, index: number, servers: string[]): Promise<MedchainNode> {
-  const institution = DEMO_INSTITUTIONS[index]!.id;
-  return createNode({
-    dataDir: join(dir, `peer-${index}`),
-    genesis: demoGenesis(),
-    identity: demoIdentity(demoHandle.node(institution)),
-    institution,
-    logger: pino({ level: 'silent' }),
-    signatureWorkers: 1,
-    maxPending: 200_000,
-    sequencer: { kind: 'jetstream', servers },
-  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function heights(peers: NodeProcessHandle[]): Promise<number[]> {
+  return Promise.all(peers.map(async (p) => (await peerStatus(p.url)).head.height));
 }
 
-async function allCommitted(nodes: MedchainNode[], height: number, timeoutMs = 120_000): Promise<void> {
+async function allCommitted(peers: NodeProcessHandle[], height: number, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (nodes.some((n) => n.ledger.head().height < height)) {
+  while ((await heights(peers)).some((h) => h < height)) {
     if (Date.now() > deadline) throw new Error('nodes did not converge');
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(20);
   }
 }
 
-/** Closed loop: `window` txs in flight per node; committed tx/s counted when the last node has the last block. */
-async function peak(nodes: MedchainNode[], txs: SignedTx[], window: number) {
+/**
+ * Samples every node's sequencer state once a second. A node with txs queued and no block for 5 s is recorded
+ * (the state of its proposer at that moment), so a stall in a run can be told apart: publishing, waiting for its
+ * own block, not caught up...
+ */
+function watchStalls(peers: NodeProcessHandle[]) {
+  const stalls: Array<Record<string, unknown>> = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await sleep(1000);
+      for (const p of peers) {
+        try {
+          const s = await peerStatus(p.url);
+          const q = s.sequencerStatus ?? {};
+          if (Number(q['queued'] ?? 0) + (q['inFlight'] ? 1 : 0) > 0 && Number(q['msSinceLastBlock'] ?? 0) > 5000 && stalls.length < 50) {
+            stalls.push({ institution: p.institution, at: new Date().toISOString(), height: s.head.height, pendingTxs: s.pendingTxs, ...q });
+          }
+        } catch {
+          // a node that is down is the fault phases' business
+        }
+      }
+    }
+  })();
+  return {
+    stalls,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+function countFailures(failed: Record<string, number>, code: string, n = 1): void {
+  failed[code] = (failed[code] ?? 0) + n;
+}
+
+/** Closed loop: `window` txs in flight per node, in batches; committed tx/s counted when the last node has the last block. */
+async function peak(peers: NodeProcessHandle[], txs: SignedTx[], window: number, batch: number) {
   const t0 = performance.now();
   let next = 0;
   let maxHeight = 0;
-  const startHeight = nodes[0]!.ledger.head().height;
   const failed: Record<string, number> = {};
-  const worker = async (node: MedchainNode) => {
+  const startHeight = Math.min(...(await heights(peers)));
+  const loop = async (peer: NodeProcessHandle) => {
     while (next < txs.length) {
+      const chunk = txs.slice(next, next + batch);
+      next += chunk.length;
       try {
-        const r = await node.submit(txs[next++]!);
-        maxHeight = Math.max(maxHeight, r.height);
+        for (const r of await submitBatch(peer.url, chunk)) {
+          if (r.code) countFailures(failed, r.code);
+          else maxHeight = Math.max(maxHeight, r.height!);
+        }
       } catch (err) {
-        const code = (err as { code?: string }).code ?? 'ERROR';
-        failed[code] = (failed[code] ?? 0) + 1;
+        countFailures(failed, (err as Error).name, chunk.length);
       }
     }
   };
-  await Promise.all(nodes.flatMap((n) => Array.from({ length: window }, () => worker(n))));
-  await allCommitted(nodes, maxHeight);
+  await Promise.all(peers.flatMap((p) => Array.from({ length: Math.ceil(window / batch) }, () => loop(p))));
+  await allCommitted(peers, maxHeight);
   const seconds = (performance.now() - t0) / 1000;
   const blocks = maxHeight - startHeight;
   const committed = txs.length - Object.values(failed).reduce((a, b) => a + b, 0);
-  return { txs: txs.length, window: window * nodes.length, failed, seconds: round(seconds, 2), committedTxPerSecOnEveryNode: Math.round(committed / seconds), blocks, avgTxsPerBlock: Math.round(committed / blocks) };
+  return {
+    txs: txs.length,
+    inFlight: window * peers.length,
+    batch,
+    failed,
+    seconds: round(seconds, 2),
+    committedTxPerSecOnEveryNode: Math.round(committed / seconds),
+    blocks,
+    avgTxsPerBlock: Math.round(committed / Math.max(1, blocks)),
+  };
 }
 
-/** Open loop at a fixed rate, round-robin over the nodes; latency = submit to commit on the node submitted to. */
-async function openLoop(nodes: MedchainNode[], make: () => SignedTx, ratePerSec: number, seconds: number, onTick?: (elapsedMs: number) => Promise<void> | void) {
+/** Open loop at a fixed rate, one tx per request, round-robin over the nodes; latency = submit to commit on that node. */
+async function openLoop(peers: NodeProcessHandle[], make: () => SignedTx, ratePerSec: number, seconds: number, onTick?: (elapsedMs: number) => Promise<void> | void) {
   const total = Math.floor(ratePerSec * seconds);
   const txs = Array.from({ length: total }, make);
   const samples: Array<{ at: number; ms: number }> = [];
@@ -89,14 +138,17 @@ async function openLoop(nodes: MedchainNode[], make: () => SignedTx, ratePerSec:
     for (; sent < due; sent++) {
       const start = performance.now();
       inflight.push(
-        nodes[sent % nodes.length]!.submit(txs[sent]!).then(
-          () => void samples.push({ at: performance.now() - t0, ms: performance.now() - start }),
-          (err: { code?: string }) => void (failed[err.code ?? 'ERROR'] = (failed[err.code ?? 'ERROR'] ?? 0) + 1),
+        submitOne(peers[sent % peers.length]!.url, txs[sent]!).then(
+          (r) => {
+            if (r.code) countFailures(failed, r.code);
+            else samples.push({ at: performance.now() - t0, ms: performance.now() - start });
+          },
+          (err: Error) => countFailures(failed, err.name),
         ),
       );
     }
     await onTick?.(performance.now() - t0);
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
   await Promise.all(inflight);
   const latencies = samples.map((s) => s.ms).sort((a, b) => a - b);
@@ -120,26 +172,37 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
   const ports: Array<[number, number]> = [];
   for (let i = 0; i < 3; i++) ports.push([await freeLocalPort(), await freeLocalPort()]);
   const cluster = await NatsCluster.start(planNatsCluster(join(dir.path, 'nats'), ports));
-  const nodes: MedchainNode[] = [];
+  const peers: NodeProcessHandle[] = [];
+  const watcher = { current: undefined as ReturnType<typeof watchStalls> | undefined };
+  let keep = process.env['MEDCHAIN_BENCH_KEEP'] === '1';
   try {
-    for (let i = 0; i < 3; i++) nodes.push(await openPeer(dir.path, i, cluster.urls()));
+    for (let i = 0; i < 3; i++) {
+      const dataDir = join(dir.path, `peer-${i}`);
+      const { institution, port } = await writePeerDataDir(dataDir, i, cluster.urls());
+      peers.push(await startPeerProcess(dataDir, institution, port));
+    }
     const admin = demoIdentity(demoHandle.admin(LEAD));
     const registrar = demoIdentity(demoHandle.staff(LEAD, 'reg-zhao-min'));
-    await nodes[0]!.submit(
+    const enrol = await submitOne(
+      peers[0]!.url,
       signTx({ chain: DEMO_CHAIN_ID, contract: 'identity', method: 'enrolStaff', args: { staffId: 'reg-zhao-min', name: '赵敏', roles: ['registrar'], key: registrar.did } }, admin.did, new Ed25519Signer(admin.signing.seed)),
     );
+    if (enrol.code) throw new Error(`enrolling the registrar failed: ${enrol.code}`);
+    await allCommitted(peers, enrol.height!);
     const make = txFactory();
+    watcher.current = watchStalls(peers);
 
-    const peakTxs = quick ? 15_000 : 60_000;
+    const peakTxs = quick ? 20_000 : 100_000;
     log(`cluster: signing ${peakTxs} txs`);
     const pre = Array.from({ length: peakTxs }, make);
-    log('cluster: peak committed throughput (closed loop, 1,000 in flight per node)');
-    const peakResult = await peak(nodes, pre, 1000);
-    log(`cluster: ${peakResult.committedTxPerSecOnEveryNode} tx/s`);
+    log('cluster: peak committed throughput (closed loop, 1,000 in flight per node, batches of 100)');
+    const peakResult = await peak(peers, pre, 1000, 100);
+    log(`cluster: ${peakResult.committedTxPerSecOnEveryNode} tx/s ${JSON.stringify(peakResult.failed)}`);
 
     const half = peakResult.committedTxPerSecOnEveryNode / 2;
-    log(`cluster: latency at half of peak (${Math.round(half)} tx/s)`);
-    const latency = (await openLoop(nodes, make, half, quick ? 5 : 15)).stats;
+    log(`cluster: latency at half of peak (${Math.round(half)} tx/s, one tx per request)`);
+    const latency = (await openLoop(peers, make, half, quick ? 10 : 30)).stats;
+    log(`cluster: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ${JSON.stringify(latency.failed)}`);
 
     // Kill the stream leader under a moderate load: how long does no tx commit?
     const nc = await connect({ servers: cluster.urls() });
@@ -149,7 +212,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     await nc.close();
     log(`cluster: killing nats-server ${leader} (stream leader) under load`);
     let killedAt = -1;
-    const failover = await openLoop(nodes, make, Math.min(500, half), quick ? 14 : 20, async (elapsed) => {
+    const failover = await openLoop(peers, make, Math.min(500, half), quick ? 15 : 30, async (elapsed) => {
       if (killedAt < 0 && elapsed > 3000) {
         killedAt = elapsed;
         await cluster.kill(leaderIndex, 'SIGKILL');
@@ -157,29 +220,43 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     });
     const after = [killedAt, ...failover.samples.filter((s) => s.at >= killedAt).map((s) => s.at)].sort((a, b) => a - b);
     const stallMs = Math.max(...after.slice(1).map((t, i) => t - after[i]!));
+    log(`cluster: stall ${Math.round(stallMs)} ms ${JSON.stringify(failover.stats.failed)}`);
     await cluster.restart(leaderIndex);
+    await watcher.current.stop();
 
-    log('cluster: catch-up of a new node from genesis');
-    const target = Math.max(...nodes.map((n) => n.ledger.head().height));
+    log('cluster: catch-up of a new institution node from genesis (its own process)');
+    const target = Math.max(...(await heights(peers)));
+    const joinDir = join(dir.path, 'joiner');
+    const { institution, port } = await writePeerDataDir(joinDir, 3, cluster.urls());
     const t0 = performance.now();
-    const joiner = await openPeer(join(dir.path, 'joiner'), 2, cluster.urls());
-    await joiner.whenCaughtUp();
+    // `medchain start` serves its API only once caught up with the stream as it was at start.
+    const joiner = await startPeerProcess(joinDir, institution, port);
     const catchUpSeconds = (performance.now() - t0) / 1000;
-    const caughtUpHeight = joiner.ledger.head().height;
-    const caughtUpTxs = (joiner.ledger.store.db.prepare('SELECT count(*) AS n FROM txs').get() as { n: number }).n;
-    await joiner.close();
+    const caughtUpHeight = (await peerStatus(joiner.url)).head.height;
+    await stopPeerProcess(joiner);
 
+    const sequencers = await Promise.all(peers.map(async (p) => ({ institution: p.institution, ...(await peerStatus(p.url)).sequencerStatus })));
+    const failures = [peakResult.failed, latency.failed, failover.stats.failed].reduce((n, f) => n + Object.values(f).reduce((a, b) => a + b, 0), 0);
+    if (failures > 0) keep = true;
     return {
-      sequencers: nodes.map((n) => n.status().sequencerStatus),
-      setup: '3 nodes (one process, 1 signature worker each) + 3 nats-servers (R3 file stream), 127.0.0.1',
+      setup: '3 node processes (medchain start; 2 signature workers each) + 3 nats-servers (R3 file stream), 127.0.0.1; load over HTTP from the bench process',
       peak: peakResult,
       latencyAtHalfPeak: latency,
       natsLeaderKill: { killed: leader, stallMs: Math.round(stallMs), afterKill: failover.stats },
-      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), txs: caughtUpTxs, txPerSec: Math.round(caughtUpTxs / catchUpSeconds) },
+      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), includesProcessStart: true },
+      stalls: watcher.current.stalls,
+      sequencers,
+      ...(keep ? { keptDir: dir.path } : {}),
     };
+  } catch (err) {
+    keep = true;
+    for (const p of peers) log(`${p.institution} log tail:\n${tail(p.logFile)}`);
+    throw err;
   } finally {
-    for (const n of nodes) await n.close();
+    await watcher.current?.stop();
+    for (const p of peers) await stopPeerProcess(p);
     await cluster.stop();
-    dir.remove();
+    if (keep) log(`cluster: kept ${dir.path} (node logs, nats logs)`);
+    else dir.remove();
   }
 }
