@@ -24,11 +24,26 @@ function cliCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: [...process.execArgv, process.argv[1]!] };
 }
 
-/** Writes a demo data dir for the `index`-th demo institution, ordering on the given nats servers. */
-export async function writePeerDataDir(dataDir: string, index: number, servers: string[]): Promise<{ institution: string; port: number }> {
+/**
+ * Writes a demo data dir for the `index`-th demo institution, ordering on the given nats servers, on a free port
+ * unless one is given; `exchangeEndpoints` tells it where the other nodes of this run answer.
+ */
+export async function writePeerDataDir(
+  dataDir: string,
+  index: number,
+  servers: string[],
+  options: { port?: number; exchangeEndpoints?: Record<string, string> } = {},
+): Promise<{ institution: string; port: number }> {
   const institution = DEMO_INSTITUTIONS[index]!.id;
-  const port = await freeLocalPort();
-  const settings: NodeSettings = { ...DEFAULT_SETTINGS, institution, port, sequencer: { kind: 'jetstream', servers }, demo: true };
+  const port = options.port ?? (await freeLocalPort());
+  const settings: NodeSettings = {
+    ...DEFAULT_SETTINGS,
+    institution,
+    port,
+    sequencer: { kind: 'jetstream', servers },
+    demo: true,
+    ...(options.exchangeEndpoints ? { exchangeEndpoints: options.exchangeEndpoints } : {}),
+  };
   await writeDataDir(dataDir, demoGenesis(), settings, demoIdentity(demoHandle.node(institution)), DEMO_PASSPHRASE);
   return { institution, port };
 }
@@ -65,6 +80,16 @@ export async function stopPeerProcess(peer: NodeProcessHandle): Promise<void> {
   const killer = setTimeout(() => peer.child.kill('SIGKILL'), 15_000);
   await peer.exited;
   clearTimeout(killer);
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0; // exited
+  }
 }
 
 export function tail(file: string, lines = 20): string {

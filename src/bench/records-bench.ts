@@ -42,7 +42,7 @@ class Tx {
 const patientIdOf = (i: number) => `P${i.toString(32).toUpperCase().replace(/[0189]/g, 'A').padStart(26, 'B')}`.slice(0, 27);
 
 /** A ~100 KB Observation: a lab panel with long interpretation notes (the kind of report that is large). */
-function bigObservation(pid: string, n: number): Record<string, unknown> {
+export function bigObservation(pid: string, n: number): Record<string, unknown> {
   const note = '检验结果提示糖化血红蛋白升高，建议调整降糖方案并于三个月后复查。'.repeat(50);
   return {
     resourceType: 'Observation',

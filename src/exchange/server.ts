@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url } from '../crypto/index.js';
 import type { AccessEntry } from '../contracts/access/index.js';
 import type { Institution, KeyRecord } from '../contracts/identity/model.js';
-import { CodedError } from '../ledger/index.js';
+import { CodedError, type ExecutedBlock, type StoredTx } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
 import type { RecordService } from '../records/service.js';
 import { encryptBuffer, wrapKey } from '../vault/index.js';
@@ -28,6 +28,8 @@ const badRequest = (why: string) => new CodedError('BAD_USER_REQUEST', why);
 export class ExchangeServer {
   /** nonce -> expiry; a nonce is refused while its request could still be valid. */
   private readonly nonces = new Map<string, number>();
+  /** Requests waiting for the block of their access entry, by tx id. */
+  private readonly txWaiters = new Map<string, Array<(tx: StoredTx | undefined) => void>>();
 
   constructor(
     private readonly node: MedchainNode,
@@ -91,12 +93,7 @@ export class ExchangeServer {
   }
 
   private async accessEntry(access: string, patientId: string, record: string): Promise<AccessEntry> {
-    const deadline = this.now() + 5000;
-    let tx = this.node.ledger.store.getTx(access);
-    while (!tx && this.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
-      tx = this.node.ledger.store.getTx(access);
-    }
+    const tx = this.node.ledger.store.getTx(access) ?? (await this.awaitTx(access, 5000));
     if (!tx) throw refused('no such access entry on this node\'s ledger');
     const prefix = `access/${patientId}/${String(tx.height).padStart(12, '0')}/${access}/`;
     for (const e of this.node.ledger.store.rangeRaw(prefix, { limit: 1000 })) {
@@ -104,6 +101,42 @@ export class ExchangeServer {
       if (entry.record.id === record) return entry;
     }
     throw refused('the access entry does not cover this record');
+  }
+
+  /**
+   * The requester commits the access entry and asks at once, so this node is often still executing that block:
+   * the request waits for the block (one listener serves every waiting request) rather than polling.
+   */
+  private awaitTx(id: string, timeoutMs: number): Promise<StoredTx | undefined> {
+    if (this.txWaiters.size === 0) this.node.ledger.on('block', this.onBlock);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.settleWaiter(id, waiter), timeoutMs);
+      const waiter = (tx: StoredTx | undefined) => {
+        clearTimeout(timer);
+        resolve(tx);
+      };
+      this.txWaiters.set(id, [...(this.txWaiters.get(id) ?? []), waiter]);
+      // Committed between the first look and the registration.
+      const tx = this.node.ledger.store.getTx(id);
+      if (tx) this.settleWaiter(id, waiter, tx);
+    });
+  }
+
+  private readonly onBlock = (block: ExecutedBlock) => {
+    for (const t of block.txs) {
+      const waiting = this.txWaiters.get(t.id);
+      if (!waiting) continue;
+      const tx = this.node.ledger.store.getTx(t.id);
+      for (const w of [...waiting]) this.settleWaiter(t.id, w, tx);
+    }
+  };
+
+  private settleWaiter(id: string, waiter: (tx: StoredTx | undefined) => void, tx?: StoredTx): void {
+    const left = (this.txWaiters.get(id) ?? []).filter((w) => w !== waiter);
+    if (left.length > 0) this.txWaiters.set(id, left);
+    else this.txWaiters.delete(id);
+    if (this.txWaiters.size === 0) this.node.ledger.off('block', this.onBlock);
+    waiter(tx ?? this.node.ledger.store.getTx(id));
   }
 
   private tryQuery<T>(contract: string, name: string, args: unknown): T | undefined {

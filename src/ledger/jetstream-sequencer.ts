@@ -43,14 +43,18 @@ export interface JetStreamSequencerOptions {
 }
 
 /**
- * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted):
- * with m peers proposing lately, a peer that proposed one of the last m - 1 blocks lets the others go first,
- * unless no block has come for a while: twice the recent interval between blocks (so a peer that executes more
- * slowly still gets its turn under load), between 50 ms and 2 s. Without it the peer that consumes fastest wins
- * every race and the others' txs starve into commit timeouts; with it busy peers take turns.
+ * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted).
+ * A peer that loses a race for a slot says so on a plain NATS subject (`…waiting`, not on the stream). While
+ * m - 1 other peers have said so within the last second, a peer that proposed one of the last m - 1 blocks lets
+ * them go first, unless no block has come for a while: twice the recent interval between blocks (so a peer that
+ * executes more slowly still gets its turn under load), between 50 ms and 2 s. Without it the peer that consumes
+ * fastest wins every race and the others' txs starve into commit timeouts. Without contention nobody waits: an
+ * earlier rule that took turns whenever several peers had proposed lately held a lone busy peer back for up to
+ * 2 s after an idle spell.
  */
 const MIN_PATIENCE_MS = 50;
 const MAX_PATIENCE_MS = 2000;
+const CONTENTION_MEMORY_MS = 1000;
 const RECENT_BLOCKS = 16;
 
 /**
@@ -73,6 +77,11 @@ export function streamNameOf(chain: string): string {
 
 export function blocksSubjectOf(chain: string): string {
   return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.blocks`;
+}
+
+/** Plain NATS subject (not on the stream) where a peer that lost a race for a slot says so. */
+function waitingSubjectOf(chain: string): string {
+  return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.waiting`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +126,8 @@ export class JetStreamSequencer implements Sequencer {
   private lastBlockAt = 0;
   /** Moving average of the time between committed blocks (ms). */
   private blockIntervalMs = MIN_PATIENCE_MS;
+  /** Other peers that lost a race lately, and when they said so. */
+  private readonly waitingPeers = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   /** Our proposal being appended or waiting to come back on the stream. */
   private inFlight: { proposal: BlockProposal; seq?: number } | undefined;
@@ -180,6 +191,13 @@ export class JetStreamSequencer implements Sequencer {
     }
     this.stopped = false;
     this.consumeLoopDone = this.consumeLoop();
+    const me = this.options.proposerDid;
+    nc.subscribe(waitingSubjectOf(this.options.chain), {
+      callback: (err, msg) => {
+        const did = err ? undefined : msg.string();
+        if (did && did !== me) this.waitingPeers.set(did, performance.now());
+      },
+    });
     // A safety net, counted in status(): queued txs with nothing scheduled to propose them would wait forever.
     this.watchdog = setInterval(() => {
       if (this.queue.length > 0 && !this.timer && !this.publishing && !this.processing && !this.inFlight && this.caughtUp()) {
@@ -438,10 +456,15 @@ export class JetStreamSequencer implements Sequencer {
   /** 0 when it is this peer's turn to propose (see MIN_PATIENCE_MS), else how long until it may anyway. */
   private turnWaitMs(): number {
     const me = this.options.proposerDid;
-    const active = new Set([...this.recentProposers, me]).size;
-    if (active < 2 || !this.recentProposers.slice(-(active - 1)).includes(me)) return 0;
+    const now = performance.now();
+    let waiting = 0;
+    for (const [did, at] of this.waitingPeers) {
+      if (now - at > CONTENTION_MEMORY_MS) this.waitingPeers.delete(did);
+      else waiting++;
+    }
+    if (waiting === 0 || !this.recentProposers.slice(-waiting).includes(me)) return 0;
     const patience = Math.min(MAX_PATIENCE_MS, Math.max(MIN_PATIENCE_MS, 2 * this.blockIntervalMs));
-    return Math.max(0, Math.ceil(this.lastBlockAt + patience - performance.now()));
+    return Math.max(0, Math.ceil(this.lastBlockAt + patience - now));
   }
 
   private requeue(txs: ParsedTx[]): void {
@@ -485,6 +508,7 @@ export class JetStreamSequencer implements Sequencer {
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
         // Another peer's proposal got this slot: ours was not appended. Propose again after consuming theirs.
         this.stats.lostRaces++;
+        this.nc?.publish(waitingSubjectOf(this.options.chain), this.options.proposerDid);
         this.knownStreamSeq = Math.max(this.knownStreamSeq, expectedLastSeq + 1);
         if (this.inFlight === inFlight) this.inFlight = undefined;
         this.requeue(txs);

@@ -132,6 +132,11 @@ export class NatsCluster {
     return this.spec.servers.map((s) => `nats://127.0.0.1:${s.clientPort}`);
   }
 
+  /** Process ids of the running servers (the benchmark reads their CPU time). */
+  pids(): number[] {
+    return [...this.children.values()].map((c) => c.pid!).filter((pid) => pid !== undefined);
+  }
+
   isRunning(index: number): boolean {
     return this.children.has(this.spec.servers[index]!.name);
   }

@@ -21,6 +21,12 @@ export interface NodeSettings {
   checkpointInterval: number;
   /** Demo data dirs use the documented demo passphrase and can act as demo people. */
   demo?: boolean;
+  /**
+   * Where other institutions' nodes answer for record exchange (institution id -> base URL), overriding the
+   * endpoints registered on the ledger: for a node that reaches its peers by other addresses (a private network,
+   * a tunnel, or a local cluster on other ports).
+   */
+  exchangeEndpoints?: Record<string, string>;
 }
 
 export const DEFAULT_SETTINGS: Omit<NodeSettings, 'institution'> = {

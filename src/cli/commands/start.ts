@@ -36,6 +36,7 @@ export async function startNode(opts: StartOptions): Promise<void> {
     sequencer: settings.sequencer,
     checkpointInterval: settings.checkpointInterval,
     logger,
+    ...(settings.exchangeEndpoints ? { exchangeEndpoints: settings.exchangeEndpoints } : {}),
     // The embedded demo node holds every demo institution's vault; a real node (and each node of a demo
     // cluster, `medchain cluster up`) holds only its own.
     ...(settings.demo && settings.sequencer.kind === 'solo' ? { hostedInstitutions: demoHostedInstitutions() } : {}),
