@@ -145,6 +145,8 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterFile>
     const dataDir = join(dir, 'nodes', inst.id);
     return { institution: inst.id, dataDir, port: apiPort + i, url: `http://127.0.0.1:${apiPort + i}`, logFile: join(dir, 'nodes', `${inst.id}.log`) };
   });
+  // The ledger's demo endpoints name the default ports; with --api-port the nodes answer elsewhere.
+  const exchangeEndpoints = Object.fromEntries(file.nodes.map((n) => [n.institution, n.url]));
   for (const n of file.nodes) {
     const settings: NodeSettings = {
       ...DEFAULT_SETTINGS,
@@ -152,11 +154,12 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterFile>
       port: n.port,
       sequencer: { kind: 'jetstream', servers },
       demo: true,
+      exchangeEndpoints,
     };
     if (isInitialized(n.dataDir)) {
       // Ports may differ from the last run: node.json follows the cluster.
       const current = JSON.parse(readFileSync(join(n.dataDir, 'node.json'), 'utf8')) as NodeSettings;
-      writeFileSync(join(n.dataDir, 'node.json'), JSON.stringify({ ...current, port: n.port, sequencer: settings.sequencer }, null, 2) + '\n');
+      writeFileSync(join(n.dataDir, 'node.json'), JSON.stringify({ ...current, port: n.port, sequencer: settings.sequencer, exchangeEndpoints }, null, 2) + '\n');
     } else {
       await writeDataDir(n.dataDir, demoGenesis(), settings, demoIdentity(demoHandle.node(n.institution)), DEMO_PASSPHRASE);
     }

@@ -1,4 +1,4 @@
-export { createNode, LEDGER_FILE, type MedchainNode, type NodeConfig, type NodeStatus, type SequencerConfig } from './node.js';
+export { createNode, LEDGER_FILE, type MedchainNode, type NodeConfig, type NodeStatus, type SequencerConfig, type NatsTls } from './node.js';
 export { patientIdFor, normalizeNationalId, residentIdChecksumOk } from './patient-id.js';
 export {
   DEFAULT_SETTINGS,
