@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { base32 } from '@scure/base';
@@ -265,6 +266,9 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const catchUpSeconds = (performance.now() - t0) / 1000;
     const caughtUpHeight = (await peerStatus(joiner.url)).head.height;
     await stopPeerProcess(joiner);
+    const db = new Database(join(joinDir, 'ledger.db'), { readonly: true });
+    const caughtUpTxs = (db.prepare('SELECT count(*) AS n FROM txs').get() as { n: number }).n;
+    db.close();
 
     const sequencers = await Promise.all(peers.map(async (p) => ({ institution: p.institution, ...(await peerStatus(p.url)).sequencerStatus })));
     const failures = [peakResult.failed, latency.failed, failover.stats.failed].reduce((n, f) => n + Object.values(f).reduce((a, b) => a + b, 0), 0);
@@ -275,7 +279,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
       peak: peakResult,
       latencyAtHalfPeak: latency,
       natsLeaderKill: { killed: leader, stallMs: Math.round(stallMs), afterKill: failover.stats },
-      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), includesProcessStart: true },
+      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), txs: caughtUpTxs, txPerSec: Math.round(caughtUpTxs / catchUpSeconds), includesProcessStart: true },
       stalls: watcher.current.stalls,
       sequencers,
       ...(keep ? { keptDir: dir.path } : {}),
