@@ -112,6 +112,15 @@ export class JetStreamSequencer implements Sequencer {
   private jsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
   private consumeLoopDone: Promise<void> = Promise.resolve();
+  /**
+   * Messages received and not yet handed to the ledger, decoded on arrival with their signature checks already
+   * started on the worker threads, so the checks of block h + 1 run while block h executes.
+   */
+  private backlog: Received[] = [];
+  /** Highest stream sequence put in the backlog (a re-created consumer redelivers what is still there). */
+  private acceptedSeq = 0;
+  private draining: Promise<void> | undefined;
+  private drainFailed = false;
   private readonly stream: string;
   private readonly subject: string;
   private readonly maxTxs: number;
@@ -346,8 +355,13 @@ export class JetStreamSequencer implements Sequencer {
         for await (const m of this.messages) {
           if (this.stopped) break;
           this.lastDeliveryAt = performance.now();
-          await this.deliver(m.seq, m.data, m.info.pending);
-          this.lastDeliveryAt = performance.now();
+          this.accept(m.seq, m.data, m.info.pending);
+          // Back-pressure: at most about one pull's worth of decoded blocks waits in memory.
+          while (this.backlog.length >= 64 && this.draining) await this.draining;
+        }
+        if (this.drainFailed) {
+          this.drainFailed = false;
+          await sleep(500);
         }
       } catch (err) {
         this.messages?.stop();
@@ -358,21 +372,52 @@ export class JetStreamSequencer implements Sequencer {
     }
   }
 
-  /** Hands one stream message to the ledger; a storage failure propagates and the consumer restarts there. */
-  private async deliver(seq: number, data: Uint8Array, pending: number): Promise<void> {
-    if (seq <= this.consumedSeq) return; // redelivery after a consumer reset
+  /** Queues a received message: decoded now, its signatures checked in the background, delivered in order. */
+  private accept(seq: number, data: Uint8Array, pending: number): void {
+    if (seq <= this.consumedSeq || seq <= this.acceptedSeq) return; // redelivery after a consumer reset
+    this.acceptedSeq = seq;
+    const item: Received = { seq, pending };
+    if (this.inFlight?.seq === seq) item.proposal = this.inFlight.proposal; // our own: not decoded again
+    else {
+      try {
+        item.proposal = decodeProposal(data, this.options.limits);
+        this.host!.prepare?.(item.proposal);
+      } catch (err) {
+        item.error = (err as Error).message;
+      }
+    }
+    this.backlog.push(item);
+    this.draining ??= this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.backlog.length > 0 && !this.stopped) {
+        await this.deliver(this.backlog.shift()!);
+        this.lastDeliveryAt = performance.now();
+      }
+    } catch (err) {
+      // A storage failure: drop what was decoded and read again from the first message not committed.
+      this.backlog = [];
+      this.acceptedSeq = this.consumedSeq;
+      this.drainFailed = true;
+      this.host!.onError(new CodedError('SEQUENCER_FAULT', `committing from the block stream failed: ${(err as Error).message}`));
+      this.messages?.stop();
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  /** Hands one received message to the ledger; a storage failure propagates (see drain). */
+  private async deliver(item: Received): Promise<void> {
+    const { seq, pending } = item;
+    if (seq <= this.consumedSeq) return;
     const host = this.host!;
     this.processing = true;
     try {
       const own = this.inFlight?.seq === seq ? this.inFlight.proposal : undefined;
-      let proposal: BlockProposal | undefined = own;
-      if (!proposal) {
-        try {
-          proposal = decodeProposal(data, this.options.limits);
-        } catch (err) {
-          this.skip(seq, (err as Error).message);
-        }
-      }
+      const proposal: BlockProposal | undefined = own ?? item.proposal;
+      if (!proposal) this.skip(seq, item.error ?? 'no proposal');
       // Anything not proposing the very next height was superseded (or is what we already have): skip it.
       if (proposal && proposal.header.height === host.head().height + 1) {
         try {
@@ -541,6 +586,15 @@ export class JetStreamSequencer implements Sequencer {
       this.requeue(inFlight.proposal.txs);
     }
   }
+}
+
+interface Received {
+  seq: number;
+  /** Messages the consumer said were still pending after this one. */
+  pending: number;
+  proposal?: BlockProposal;
+  /** Why the message is not a proposal (skipped by every peer alike). */
+  error?: string;
 }
 
 async function retryUntil<T>(deadline: number, attempt: () => Promise<T>): Promise<T> {

@@ -72,6 +72,9 @@ export class Ledger extends EventEmitter {
    * signature check and a duplicate lookup at commit.
    */
   private readonly verified = new Map<string, string>();
+  /** Signature checks started for received proposals not yet committed (see SequencerHost.prepare): id -> result. */
+  private readonly prechecked = new Map<string, { sig: string; ok: Promise<boolean> }>();
+  private static readonly PRECHECK_LIMIT = 100_000;
   private cachedHead: Head;
   private commitChain: Promise<void> = Promise.resolve();
   private running = false;
@@ -106,6 +109,7 @@ export class Ledger extends EventEmitter {
     await options.sequencer.start({
       head: () => ledger.cachedHead,
       commit: (p) => ledger.commitSerialized(p),
+      prepare: (p) => ledger.precheck(p),
       onError: (err) => ledger.fault(err),
     });
     ledger.running = true;
@@ -179,6 +183,18 @@ export class Ledger extends EventEmitter {
     });
   }
 
+  /** Starts the signature checks of a received proposal's txs on the verifier's workers (pure: no state read). */
+  private precheck(proposal: BlockProposal): void {
+    // Entries of proposals that are skipped rather than committed are never taken: bound the map.
+    if (this.prechecked.size > Ledger.PRECHECK_LIMIT) this.prechecked.clear();
+    for (const tx of proposal.txs) {
+      if (this.verified.get(tx.id) === tx.signed.sig || this.prechecked.get(tx.id)?.sig === tx.signed.sig) continue;
+      const ok = this.options.verifier.verify({ publicKey: tx.signerPublicKey, message: txSigningMessage(tx.envelopeBytes), signature: signatureBytes(tx.signed) });
+      ok.catch(() => undefined); // a verifier closed meanwhile: commit checks again
+      this.prechecked.set(tx.id, { sig: tx.signed.sig, ok });
+    }
+  }
+
   private commitSerialized(proposal: BlockProposal): Promise<void> {
     const run = this.commitChain.then(() => this.commit(proposal));
     this.commitChain = run.catch(() => undefined);
@@ -214,15 +230,13 @@ export class Ledger extends EventEmitter {
 
   private async signaturesOf(txs: ParsedTx[]): Promise<boolean[]> {
     return Promise.all(
-      txs.map((tx) =>
-        this.verified.get(tx.id) === tx.signed.sig
-          ? true
-          : this.options.verifier.verify({
-              publicKey: tx.signerPublicKey,
-              message: txSigningMessage(tx.envelopeBytes),
-              signature: signatureBytes(tx.signed),
-            }),
-      ),
+      txs.map((tx) => {
+        const pre = this.prechecked.get(tx.id);
+        if (pre) this.prechecked.delete(tx.id);
+        if (this.verified.get(tx.id) === tx.signed.sig) return true;
+        if (pre && pre.sig === tx.signed.sig) return pre.ok;
+        return this.options.verifier.verify({ publicKey: tx.signerPublicKey, message: txSigningMessage(tx.envelopeBytes), signature: signatureBytes(tx.signed) });
+      }),
     );
   }
 

@@ -12,6 +12,11 @@ export interface SequencerHost {
   head(): Head;
   /** Executes and durably commits a proposal; resolves once the block is durable. */
   commit(proposal: BlockProposal): Promise<void>;
+  /**
+   * Optional head start for a proposal that will be committed later (received, earlier blocks still executing):
+   * starts the pure checks of its txs (signatures) so that commit finds them done.
+   */
+  prepare?(proposal: BlockProposal): void;
   /** Reports a failure that is not any single tx's fault (logged and surfaced in /health). */
   onError(err: Error): void;
 }

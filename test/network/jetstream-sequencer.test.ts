@@ -98,6 +98,38 @@ describe('jetstream sequencer', () => {
     for (const p of peers) expect((p.status().sequencerStatus as { skipped: number }).skipped).toBe(2);
   }, 30_000);
 
+  it("records a forged tx in a member's proposal as TX_BAD_SIGNATURE on every peer (signatures checked on receipt)", async () => {
+    const nc = await connect({ servers: nats.cluster.urls() });
+    const js = jetstream(nc);
+    const limits = { maxTxBytes: 65536, maxValidityMs: 86_400_000 };
+    const genuine = newPatientTx();
+    // The registrar's signature over another tx: well formed, but not over this one.
+    const forged = parseSignedTx({ tx: genuine.tx, sig: newPatientTx().sig }, limits);
+    const honest = parseSignedTx(newPatientTx(), limits);
+    const proposer = demoIdentity(demoHandle.node(institutionAt(1)));
+    const head = peers[0]!.ledger.head();
+    const header: ProposalHeader = {
+      chain: DEMO_CHAIN_ID,
+      height: head.height + 1,
+      prevHash: head.hash,
+      time: Date.now(),
+      proposer: proposer.did,
+      txRoot: txRootOf([forged.id, honest.id]),
+      txCount: 2,
+    };
+    await js.publish(blocksSubjectOf(DEMO_CHAIN_ID), encodeProposal({ header, proposerSig: signProposal(header, new Ed25519Signer(proposer.signing.seed)), txs: [forged, honest] }));
+    await nc.close();
+    await waitForAgreement(peers, head.height + 1);
+    for (const p of peers) {
+      const block = p.ledger.store.blockTxs(head.height + 1);
+      expect(block.map((t) => [t.sigOk, JSON.parse(t.result).code ?? JSON.parse(t.result).status])).toEqual([
+        [false, 'TX_BAD_SIGNATURE'],
+        [true, 'ok'],
+      ]);
+      expect(p.ledger.head().hash).toBe(peers[0]!.ledger.head().hash);
+    }
+  }, 30_000);
+
   it('a peer that was closed catches up from the stream on reopening', async () => {
     const dir = join(root, 'peer-2');
     await peers[2]!.close();
