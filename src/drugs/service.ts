@@ -95,7 +95,8 @@ export class DrugService {
    * Captures an EPCIS 2.0 document: validated as a whole first (invalid → INVALID_EPCIS with the validator's
    * errors, nothing written); then each event in order, relayed for the user as part i of their signed request.
    * Commissioning events become `drugs.commission`; dispensing events name the patient in `medchain:patientId`
-   * (kept out of the anchored event).
+   * and the prescription record (FHIR MedicationRequest id) in `medchain:prescription` (both kept out of the
+   * anchored event; the contract checks the prescription is that patient's).
    */
   async capture(user: UserRequest, doc: unknown): Promise<CaptureResult[]> {
     const copy = structuredClone(doc);

@@ -169,7 +169,12 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
 
   app.post(
     '/epcis/capture',
-    { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing' } },
+    { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing',
+        description:
+          'A `dispensing` event names the patient in `medchain:patientId` and the prescription it fills in `medchain:prescription` (the id of a ' +
+          "MedicationRequest record of that patient on the ledger; PRESCRIPTION_REQUIRED, PRESCRIPTION_NOT_FOUND, NOT_A_PRESCRIPTION, PRESCRIPTION_MISMATCH otherwise). " +
+          'An over-the-counter `retail_selling` event may omit the prescription.',
+      } },
     handled(async (request, reply) => {
       const results = await drugs.capture(user(request), request.body);
       const failed = results.filter((r) => r.status === 'error').length;
