@@ -159,6 +159,30 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     }),
   );
   app.get(
+    '/v1/drugs/reports/expiring',
+    {
+      schema: {
+        tags,
+        summary:
+          "Expiring-soon report: stock whose batch expires within withinDays (default 90) of today (the latest block's day, UTC+8), already " +
+          "expired stock flagged, sorted by expiry. A holder's staff see their institution's; the regulator and auditors any holder's, or every holder's without `holder`",
+        querystring: Type.Object({
+          holder: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' })),
+          withinDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+        }),
+      },
+    },
+    handled(async (request) => {
+      const key = staffOf(user(request).did);
+      const q = request.query as { holder?: string; withinDays?: number; limit?: number };
+      const overseer = isOverseer(key);
+      const holder = q.holder ?? (overseer ? undefined : key.institution);
+      if (!overseer && (!holder || holder !== key.institution)) throw new CodedError('FORBIDDEN', "stock is seen by the holder's own staff and the regulator");
+      return drugs.expiringReport({ ...(holder ? { holder } : {}), ...(q.withinDays !== undefined ? { withinDays: q.withinDays } : {}), ...(q.limit ? { limit: q.limit } : {}) });
+    }),
+  );
+  app.get(
     '/v1/drugs/reports/regulator',
     { schema: { tags, summary: 'Suspected counterfeits and diversions (suspicious scans) and recalled stock still held: for the regulator and auditors' } },
     handled(async (request) => {
