@@ -323,6 +323,10 @@ export const drugsContract: ContractDef = {
       },
     },
   ],
+  // Event rows are written once (a history row would repeat them), and a pack or container row changes only by an
+  // anchored event (found through the `code:` index) or a pharmacist's release, which stays in the row: the ledger
+  // keeps no per-key history for either (the txs that wrote them are in the blocks).
+  historyExempt: ['drug/ev/', 'drug/code/'],
   methods: { registerLocation, registerProduct, registerBatch, commission, capture, captureBatch, recall, release, reportScan },
   queries: {
     product: query({ input: Type.Object({ gtin: Gtin }, { additionalProperties: false }), run: (ctx, { gtin }) => ctx.state.get<Product>(drugKeys.product(gtin)) ?? fail('NOT_FOUND', `no product ${gtin}`) }),
