@@ -323,10 +323,11 @@ export const drugsContract: ContractDef = {
       },
     },
   ],
-  // Event rows are written once (a history row would repeat them), and a pack or container row changes only by an
-  // anchored event (found through the `code:` index) or a pharmacist's release, which stays in the row: the ledger
-  // keeps no per-key history for either (the txs that wrote them are in the blocks).
-  historyExempt: ['drug/ev/', 'drug/code/'],
+  // Event rows are written once (a history row would repeat them); a pack or container row changes only by an
+  // anchored event (found through the `code:` index) or a pharmacist's release, which stays in the row; a shipment
+  // only by its shipping and receiving events. The ledger keeps no per-key history for these (the txs that wrote
+  // them are in the blocks); stock counters, batches, notices and the rest keep theirs.
+  historyExempt: ['drug/ev/', 'drug/code/', 'drug/ship/'],
   methods: { registerLocation, registerProduct, registerBatch, commission, capture, captureBatch, recall, release, reportScan },
   queries: {
     product: query({ input: Type.Object({ gtin: Gtin }, { additionalProperties: false }), run: (ctx, { gtin }) => ctx.state.get<Product>(drugKeys.product(gtin)) ?? fail('NOT_FOUND', `no product ${gtin}`) }),
