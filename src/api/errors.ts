@@ -20,6 +20,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   INVALID_CODE: 400,
   INVALID_EPCIS: 400,
   UNSUPPORTED_EVENT: 400,
+  PRESCRIPTION_REQUIRED: 400,
   // Who signed it is not acceptable.
   TX_BAD_SIGNATURE: 401,
   UNKNOWN_SIGNER: 401,
@@ -45,6 +46,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   UNKNOWN_CONTRACT: 404,
   UNKNOWN_METHOD: 404,
   ACCESS_REQUEST_NOT_FOUND: 404,
+  PRESCRIPTION_NOT_FOUND: 404,
   // Conflicts with the ledger as it is.
   TX_DUPLICATE: 409,
   ALREADY_EXISTS: 409,
@@ -58,6 +60,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   PACK_RECALLED: 409,
   PACK_EXPIRED: 409,
   PACK_NONCONFORMANT: 409,
+  PRESCRIPTION_MISMATCH: 409,
+  NOT_A_PRESCRIPTION: 409,
   ACCESS_REQUEST_DECIDED: 409,
   ACCESS_REQUEST_EXPIRED: 409,
   // Well-formed but outside its validity window.

@@ -102,6 +102,9 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     return { rssMiB: Math.round(m.rss / 2 ** 20), heapMiB: Math.round(m.heapUsed / 2 ** 20) };
   };
   const sampler = setInterval(sample, 100);
+  // Rows SQLite inserted, updated or deleted on the node's connection (state, history, idx, blocks, txs): the
+  // ledger's per-row work, which does not depend on the machine's load.
+  const rowWrites = () => (node.ledger.store.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
   const dbMiB = () => {
     let bytes = 0;
     for (const f of ['ledger.db', 'ledger.db-wal']) {
@@ -167,12 +170,14 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     log(`drugs: commissioning ${packs.toLocaleString('en')} packs (${perTx.toLocaleString('en')} per tx, SGTIN + 20-digit code)`);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const rows0 = rowWrites();
     for (let first = 0; first < packs; first += perTx) {
       await maker.call('commission', { gtin, lot: 'L1', serials: { first: 1_000_000 + first, count: perTx }, cnFirst: cnOf(first), eventTime: '2026-02-01T08:00:00+08:00' });
       log(`  ${(first + perTx).toLocaleString('en')} packs`);
     }
     const commissionSeconds = (performance.now() - t0) / 1000;
     const commissionCpu = cpuSeconds(process.cpuUsage(cpu0));
+    const commissionRows = rowWrites() - rows0;
     const afterCommission = sample();
     let eventsInLedger = packs / perTx;
 
@@ -197,10 +202,12 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     log(`drugs: capturing ${batched.toLocaleString('en')} shipping events (10 packs each) in ${batchTxs.length} batch txs, ${inFlight} in flight`);
     const t2 = performance.now();
     const cpu2 = process.cpuUsage();
+    const rows2 = rowWrites();
     if (process.env['MEDCHAIN_BENCH_MARK']) log(`mark start ${process.hrtime.bigint() / 1000n}`);
     await submitAll(node, batchTxs, inFlight);
     if (process.env['MEDCHAIN_BENCH_MARK']) log(`mark end ${process.hrtime.bigint() / 1000n}`);
     const batchCpu = cpuSeconds(process.cpuUsage(cpu2));
+    const batchRows = rowWrites() - rows2;
     const batchSeconds = (performance.now() - t2) / 1000;
     eventsInLedger += batched;
     const afterCapture = sample();
@@ -214,6 +221,7 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     const visits = new Uint32Array(packs);
     const fillStart = performance.now();
     const cpu3 = process.cpuUsage();
+    const rows3 = rowWrites();
     let cursor = 0;
     let lastLog = 0;
     while (eventsInLedger < target) {
@@ -246,6 +254,7 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     }
     const fillSeconds = (performance.now() - fillStart) / 1000;
     const fillCpu = cpuSeconds(process.cpuUsage(cpu3));
+    const fillRows = rowWrites() - rows3;
     const fillEvents = eventsInLedger - (packs / perTx + single + batched);
 
     // 4. Verification latency at that size: random packs, half by SGTIN, half by 20-digit code.
@@ -270,7 +279,7 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     const end = sample();
     return {
       hash,
-      commission: { packs, perTx, seconds: round(commissionSeconds, 1), cpuSeconds: commissionCpu, packsPerSecond: Math.round(packs / commissionSeconds), packsPerCpuSecond: Math.round(packs / commissionCpu), ...afterCommission },
+      commission: { packs, perTx, seconds: round(commissionSeconds, 1), cpuSeconds: commissionCpu, packsPerSecond: Math.round(packs / commissionSeconds), packsPerCpuSecond: Math.round(packs / commissionCpu), rowWritesPerPack: round(commissionRows / packs, 2), ...afterCommission },
       capture: {
         oneEventPerTx: { events: single, epcsPerEvent: 10, inFlight: inFlightSingle, seconds: round(singleSeconds, 1), cpuSeconds: singleCpu, eventsPerSecond: Math.round(single / singleSeconds), eventsPerCpuSecond: Math.round(single / singleCpu) },
         batched: {
@@ -284,10 +293,11 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
           eventsPerSecond: Math.round(batched / batchSeconds),
           eventsPerCpuSecond: Math.round(batched / batchCpu),
           packMovesPerSecond: Math.round((batched * 10) / batchSeconds),
+          rowWritesPerEvent: round(batchRows / batched, 1),
         },
         ...afterCapture,
       },
-      fill: { events: fillEvents, epcsPerEvent: 1, seconds: round(fillSeconds, 1), cpuSeconds: fillCpu, eventsPerSecond: Math.round(fillEvents / Math.max(fillSeconds, 1e-3)), eventsPerCpuSecond: Math.round(fillEvents / Math.max(fillCpu, 1e-3)) },
+      fill: { events: fillEvents, epcsPerEvent: 1, seconds: round(fillSeconds, 1), cpuSeconds: fillCpu, eventsPerSecond: Math.round(fillEvents / Math.max(fillSeconds, 1e-3)), eventsPerCpuSecond: Math.round(fillEvents / Math.max(fillCpu, 1e-3)), rowWritesPerEvent: round(fillRows / Math.max(fillEvents, 1), 1) },
       verify: { eventsInLedger, packsInLedger: packs, samples: samples.length, meanCustodyEvents: round(custody / samples.length, 1), p50Ms: round(percentile(samples, 50), 2), p99Ms: round(percentile(samples, 99), 2), maxMs: round(samples[samples.length - 1]!, 2), cpuMsPerVerify: round((verifyCpu * 1000) / samples.length, 2) },
       ledgerDbMiB: dbMiB(),
       // The machine is shared: its 1-minute load average at the start and the end of this suite.

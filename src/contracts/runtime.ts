@@ -82,6 +82,11 @@ export interface ContractDef {
   methods: Record<string, MethodDef>;
   queries: Record<string, QueryDef>;
   indexes?: readonly IndexSpec[];
+  /**
+   * Key prefixes of this contract whose every past value the ledger's `history` table need not keep, because the
+   * rows' history is recorded otherwise (write-once rows; rows whose every change is an anchored event).
+   */
+  historyExempt?: readonly string[];
   /** Writes this contract's part of the initial state. */
   genesis?(genesis: unknown, state: WriteState): void;
 }
@@ -143,6 +148,7 @@ interface CompiledMethod {
 
 export class ContractRuntime implements Personality {
   readonly indexes: readonly IndexSpec[];
+  readonly historyExempt: readonly string[];
   readonly contracts: ReadonlyMap<string, ContractDef>;
   private readonly methods = new Map<string, CompiledMethod>();
   private readonly queries = new Map<string, { def: QueryDef; check: TypeCheck<TSchema> }>();
@@ -150,6 +156,7 @@ export class ContractRuntime implements Personality {
   constructor(private readonly options: ContractRuntimeOptions) {
     this.contracts = new Map(options.contracts.map((c) => [c.name, c]));
     this.indexes = options.contracts.flatMap((c) => c.indexes ?? []);
+    this.historyExempt = options.contracts.flatMap((c) => c.historyExempt ?? []);
     for (const c of options.contracts) {
       for (const [name, def] of Object.entries(c.methods)) this.methods.set(`${c.name}.${name}`, { def, check: TypeCompiler.Compile(def.input) });
       for (const [name, def] of Object.entries(c.queries)) this.queries.set(`${c.name}.${name}`, { def, check: TypeCompiler.Compile(def.input) });

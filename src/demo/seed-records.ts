@@ -2,7 +2,7 @@ import { makeUserRequest } from '../api/user-auth.js';
 import { didKeyFromPublicKey, type Identity } from '../crypto/index.js';
 import type { MedchainNode } from '../node/node.js';
 import { demoHandle } from './consortium.js';
-import { demoClinicalRecords } from './clinical-records.js';
+import { demoClinicalRecords, type DemoClinicalRecord } from './clinical-records.js';
 import { demoIdentity } from './keys.js';
 import type { DemoPerson } from './people.js';
 import { DemoActor, type SeedProgress } from './seed.js';
@@ -55,12 +55,8 @@ export async function seedDemoRecords(node: MedchainNode, people: DemoPerson[], 
   });
   const all = people.flatMap((p) => demoClinicalRecords(p).map((r) => ({ p, ...r })));
   let done = 0;
-  await inWaves(all, 16, async ({ custodian, resource }) => {
-    const writerId = resource.resourceType === 'Patient' ? PATIENT_WRITER[custodian] : RECORD_WRITER[custodian];
-    if (!writerId) throw new Error(`demo: no writer at ${custodian}`);
-    const body = JSON.stringify(resource);
-    const url = resource.id ? `/fhir/R4/${resource.resourceType}/${resource.id}` : `/fhir/R4/${resource.resourceType}`;
-    await node.records.write(makeUserRequest(staff(custodian, writerId), resource.id ? 'PUT' : 'POST', url, body), resource);
+  await inWaves(all, 16, async (record) => {
+    await writeDemoRecord(node, record);
     onProgress('records', ++done, all.length);
   });
   const consentStories = await seedConsentStories(node, people);
@@ -68,6 +64,15 @@ export async function seedDemoRecords(node: MedchainNode, people: DemoPerson[], 
   const stories: DemoStories = { ...consentStories, oversight: await seedOversightStories(node, people, consentStories) };
   onProgress('oversight', 1, 1);
   return { records: all.length, stories };
+}
+
+/** Writes one demo record through the record service, as its custodian's clinician (or registrar, for a Patient). */
+export async function writeDemoRecord(node: MedchainNode, { custodian, resource }: DemoClinicalRecord): Promise<void> {
+  const writerId = resource.resourceType === 'Patient' ? PATIENT_WRITER[custodian] : RECORD_WRITER[custodian];
+  if (!writerId) throw new Error(`demo: no writer at ${custodian}`);
+  const body = JSON.stringify(resource);
+  const url = resource.id ? `/fhir/R4/${resource.resourceType}/${resource.id}` : `/fhir/R4/${resource.resourceType}`;
+  await node.records.write(makeUserRequest(staff(custodian, writerId), resource.id ? 'PUT' : 'POST', url, body), resource);
 }
 
 /** A person registered at a village site and at the county hospital: the referral case the demo is built around. */

@@ -3,7 +3,7 @@ import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
-import { dayOf, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { dayOf, DEFAULT_EXPIRING_DAYS, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type ExpiringReport, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
 import { cbvEventHashId } from '../gs1/event-hash.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
@@ -95,7 +95,8 @@ export class DrugService {
    * Captures an EPCIS 2.0 document: validated as a whole first (invalid → INVALID_EPCIS with the validator's
    * errors, nothing written); then each event in order, relayed for the user as part i of their signed request.
    * Commissioning events become `drugs.commission`; dispensing events name the patient in `medchain:patientId`
-   * (kept out of the anchored event).
+   * and the prescription record (FHIR MedicationRequest id) in `medchain:prescription` (both kept out of the
+   * anchored event; the contract checks the prescription is that patient's).
    */
   async capture(user: UserRequest, doc: unknown): Promise<CaptureResult[]> {
     const copy = structuredClone(doc);
@@ -287,7 +288,7 @@ export class DrugService {
   }
 
   /** Stock at a holder with expiry and recall flags; `expiringWithinDays` marks what expires soon. */
-  inventory(holder: string, expiringWithinDays = 90): Array<Record<string, unknown>> {
+  inventory(holder: string, expiringWithinDays = DEFAULT_EXPIRING_DAYS): Array<Record<string, unknown>> {
     const today = dayOf(this.node.ledger.head().time);
     const horizon = dayOf(Date.parse(`${today}T00:00:00+08:00`) + expiringWithinDays * 86_400_000);
     const stock = this.q<Array<{ gtin: string; lot: string; active: number; expires: string; recalled: boolean }>>('inventory', { holder });
@@ -309,6 +310,11 @@ export class DrugService {
   }
 
   /** For the regulator: suspicious scans (suspected counterfeits and diversions) and recalled stock still held. */
+  /** Stock expiring within `withinDays` (default 90), sorted by expiry: one holder's, or every holder's (the regulator's view). */
+  expiringReport(options: { holder?: string; withinDays?: number; limit?: number }): ExpiringReport {
+    return this.q<ExpiringReport>('expiringStock', options);
+  }
+
   regulatorReport(): { suspicious: unknown[]; recalledInStock: Array<{ gtin: string; lot: string; reason: string; holders: Record<string, number> }> } {
     const suspicious = this.q<unknown[]>('scanReports', { limit: 10_000 });
     const recalledInStock = this.q<Array<{ gtin: string; lot: string; reason: string; holders: Record<string, number> }>>('recalledStock', {});

@@ -33,6 +33,8 @@ export interface TxOutcome {
  */
 export interface Personality {
   readonly indexes: readonly IndexSpec[];
+  /** Key prefixes whose past values need no `history` rows (see SqliteStoreOptions.historyExempt). */
+  readonly historyExempt?: readonly string[];
   /** Stateless checks done at admission and again at execution: known contract and method, valid args. */
   admit(tx: TxEnvelope): void;
   /** Runs one tx against `env.state`; throws a CodedError for a deterministic, recorded failure. */

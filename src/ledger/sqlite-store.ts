@@ -79,6 +79,14 @@ export interface SqliteStoreOptions {
   /** 'full' (default) makes every commit durable before it returns. */
   synchronous?: 'full' | 'normal' | 'off';
   readonly?: boolean;
+  /**
+   * Key prefixes whose past values the `history` table does not keep (the personality's `historyExempt`: rows whose
+   * history is elsewhere, e.g. write-once rows or rows whose changes are all recorded as events). Taken when the
+   * database is created and recorded in `meta`; an existing database keeps the policy it was created with (one
+   * created before this option keeps every version). History is derived data — not part of any hash — so peers
+   * with different policies still agree on every block and state hash.
+   */
+  historyExempt?: readonly string[];
 }
 
 export class SqliteStore implements StateReader {
@@ -91,6 +99,8 @@ export class SqliteStore implements StateReader {
    */
   private readonly cache = new Map<string, string | null>();
   private static readonly CACHE_LIMIT = 50_000;
+  /** This database's history policy (see SqliteStoreOptions.historyExempt). */
+  readonly historyExempt: readonly string[];
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path, { readonly: options.readonly ?? false });
@@ -98,7 +108,11 @@ export class SqliteStore implements StateReader {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
     }
-    this.checkSchemaVersion(options.readonly ?? false);
+    const created = this.checkSchemaVersion(options.readonly ?? false);
+    if (created) {
+      this.db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES ('historyExempt', ?)").run(JSON.stringify([...(options.historyExempt ?? [])].sort()));
+    }
+    this.historyExempt = readHistoryPolicy(this.db);
     this.db.pragma('cache_size = -65536');
     this.indexes = new Map(options.indexes.map((s) => [s.name, s]));
     const db = this.db;
@@ -151,15 +165,18 @@ export class SqliteStore implements StateReader {
     };
   }
 
-  /** Creates the schema in a new database; refuses one written by an incompatible version with a clear error. */
-  private checkSchemaVersion(readonly: boolean): void {
+  /**
+   * Creates the schema in a new database (answering true); refuses one written by an incompatible version with a
+   * clear error.
+   */
+  private checkSchemaVersion(readonly: boolean): boolean {
     const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
     const version = hasMeta ? (this.db.prepare("SELECT v FROM meta WHERE k = 'schemaVersion'").get() as { v: string } | undefined)?.v : undefined;
     const isEmpty = !hasMeta || this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blocks'").get() === undefined;
     if (isEmpty && !readonly) {
       this.db.exec(SCHEMA);
       this.db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES ('schemaVersion', ?)").run(String(SCHEMA_VERSION));
-      return;
+      return true;
     }
     if (version !== String(SCHEMA_VERSION)) {
       this.db.close();
@@ -168,6 +185,13 @@ export class SqliteStore implements StateReader {
         `the ledger database has schema version ${version ?? 'none'}, this MedChain needs ${SCHEMA_VERSION}; re-create the data directory (medchain init)`,
       );
     }
+    return false;
+  }
+
+  /** Whether the history table keeps the past values of `key`. */
+  keepsHistory(key: string): boolean {
+    for (const prefix of this.historyExempt) if (key.startsWith(prefix)) return false;
+    return true;
   }
 
   close(): void {
@@ -253,7 +277,7 @@ export class SqliteStore implements StateReader {
       }
       const finalWrites = new Map<string, StateWrite>();
       for (const w of commit.writes) {
-        this.stmts.insertHistory.run(w.key, header.height, w.txIndex, w.value);
+        if (this.keepsHistory(w.key)) this.stmts.insertHistory.run(w.key, header.height, w.txIndex, w.value);
         finalWrites.set(w.key, w);
       }
       for (const w of finalWrites.values()) {
@@ -296,6 +320,16 @@ export class SqliteStore implements StateReader {
     const order = { state: 'key', history: 'key, height, idx', idx: 'name, term, key' }[table];
     return this.db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).iterate() as IterableIterator<Record<string, unknown>>;
   }
+}
+
+function readHistoryPolicy(db: Database.Database): string[] {
+  const row = db.prepare("SELECT v FROM meta WHERE k = 'historyExempt'").get() as { v: string } | undefined;
+  if (!row) return [];
+  const parsed = JSON.parse(row.v) as unknown;
+  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string' && p.length > 0)) {
+    throw new CodedError('STORE_INCOMPATIBLE', 'the ledger database has an unreadable history policy');
+  }
+  return parsed as string[];
 }
 
 type TxRow = { height: number; idx: number; id: Buffer; body: string; result: string; sig_ok: number };

@@ -154,7 +154,12 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   const logger = config.logger ?? pino({ level: process.env['MEDCHAIN_LOG_LEVEL'] ?? 'info' });
   mkdirSync(config.dataDir, { recursive: true });
   const runtime = createContractRuntime();
-  const store = new SqliteStore({ path: join(config.dataDir, LEDGER_FILE), indexes: runtime.indexes, synchronous: config.synchronous ?? 'full' });
+  const store = new SqliteStore({
+    path: join(config.dataDir, LEDGER_FILE),
+    indexes: runtime.indexes,
+    historyExempt: runtime.historyExempt,
+    synchronous: config.synchronous ?? 'full',
+  });
   const limits: TxLimits = genesis.limits;
   const signer = new Ed25519Signer(config.identity.signing.seed);
   const seqConfig = config.sequencer ?? { kind: 'solo' };

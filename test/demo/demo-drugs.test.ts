@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoHostedInstitutions, demoPeople, seedDemoDrugs, type DemoDrugStories } from '../../src/demo/index.js';
+import { demoClinicalRecords, demoHostedInstitutions, demoPeople, seedDemoDrugs, writeDemoRecord, type DemoDrugStories } from '../../src/demo/index.js';
 import { seedDemo } from '../../src/demo/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
 import { openTestNode } from '../helpers/test-node.js';
@@ -15,8 +15,14 @@ let stories: DemoDrugStories;
 
 beforeAll(async () => {
   ({ node, cleanup } = await openTestNode({ hostedInstitutions: demoHostedInstitutions() }));
-  await seedDemo(node);
-  stories = await seedDemoDrugs(node, demoPeople());
+  const { people } = await seedDemo(node);
+  // Only the prescriptions the supply chain fills (the full record seed is test/demo/demo-stories.test.ts's).
+  for (const p of people.slice(0, 3)) {
+    const rx = demoClinicalRecords(p).filter((r) => r.resource.id === `rx-${p.n}-0`);
+    expect(rx.map((r) => r.resource.resourceType)).toEqual(['MedicationRequest']);
+    for (const r of rx) await writeDemoRecord(node, r);
+  }
+  stories = await seedDemoDrugs(node, people);
 }, 120_000);
 afterAll(async () => cleanup());
 
@@ -25,6 +31,13 @@ describe('demo supply chain', () => {
     const v = await node.drugs.verify(stories.genuine);
     expect(v).toMatchObject({ found: true, verdict: 'ok', warnings: [] });
     expect(v.custody!.map((c) => c.bizStep)).toEqual(['commissioning', 'packing', 'shipping', 'receiving', 'shipping', 'receiving', 'unpacking']);
+  });
+
+  it("dispensing filled each patient's own demo prescription (a MedicationRequest on the ledger)", () => {
+    const pack = node.query('drugs', 'code', { code: stories.diverted }) as { dispensed?: { patientId: string; prescription?: string } };
+    expect(pack.dispensed?.prescription).toBe('rx-1-0');
+    const rx = node.query('records', 'get', { id: 'rx-1-0' }) as { patientId: string; resourceType: string };
+    expect(rx).toMatchObject({ patientId: pack.dispensed!.patientId, resourceType: 'MedicationRequest' });
   });
 
   it('the excursion was released, the recall and the diversion and the counterfeit are flagged and reported', async () => {

@@ -6,7 +6,7 @@ import type { Identity } from '../../src/crypto/index.js';
 import { verifyInclusion } from '../../src/ledger/merkle.js';
 import { demoHostedInstitutions } from '../../src/demo/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
-import { DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PHARMACY, setupDrugChain, shipTo, temperatures, type DrugChain } from '../helpers/drug-chain.js';
+import { DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PHARMACY, PRESCRIPTION, setupDrugChain, shipTo, temperatures, type DrugChain } from '../helpers/drug-chain.js';
 import { openTestNode } from '../helpers/test-node.js';
 
 /** Drug traceability through HTTP: EPCIS capture, the public verification page and JSON, QR codes. */
@@ -95,7 +95,7 @@ describe('drugs over HTTP', () => {
   it('counterfeits, diversions and recalls are flagged and reported to the regulator', async () => {
     const fake = await verify(`https://id.gs1.org/01/${INSULIN}/21/77777`);
     expect(fake).toMatchObject({ found: false, verdict: 'danger', warnings: ['unknown-code'] });
-    const dispensed = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1002)]), 'medchain:patientId': PID }));
+    const dispensed = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1002)]), 'medchain:patientId': PID, 'medchain:prescription': PRESCRIPTION }));
     expect(dispensed.body).toMatchObject({ captured: 1 });
     const again = await verify(`sgtin:${INSULIN}.1002`);
     expect(again).toMatchObject({ verdict: 'danger', warnings: ['already-dispensed'] });

@@ -5,7 +5,7 @@ import { signUserRequest } from '../../src/api/user-auth.js';
 import type { Identity } from '../../src/crypto/index.js';
 import { demoHostedInstitutions } from '../../src/demo/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
-import { DIST, epcisEvent, INSULIN, LOT, pack, PATIENT, PHARMACY, setupDrugChain, shipTo, type DrugChain } from '../helpers/drug-chain.js';
+import { DIST, epcisEvent, INSULIN, LOT, NOT_A_PRESCRIPTION, OTHER_PRESCRIPTION, pack, PATIENT, PHARMACY, PRESCRIPTION, setupDrugChain, shipTo, type DrugChain } from '../helpers/drug-chain.js';
 import { openTestNode } from '../helpers/test-node.js';
 
 /**
@@ -41,8 +41,10 @@ beforeAll(async () => {
   chain = await setupDrugChain(node);
   const shipped = await capture(chain.people.maker, doc(epcisEvent('shipping', [pack(1000), pack(1001)], shipTo(PHARMACY))));
   expect(shipped.body).toMatchObject({ captured: 1 });
-  const received = await capture(chain.people.pharmacist, doc(epcisEvent('receiving', [pack(1000), pack(1001)])));
-  expect(received.body).toMatchObject({ captured: 1 });
+  const shipped2 = await capture(chain.people.maker, doc(epcisEvent('shipping', [pack(1005), pack(1006), pack(1007)], shipTo(PHARMACY))));
+  expect(shipped2.body).toMatchObject({ captured: 1 });
+  const received = await capture(chain.people.pharmacist, doc(epcisEvent('receiving', [pack(1000), pack(1001)]), epcisEvent('receiving', [pack(1005), pack(1006), pack(1007)])));
+  expect(received.body).toMatchObject({ captured: 2 });
 });
 afterAll(async () => {
   await app.close();
@@ -89,7 +91,7 @@ describe('drugs: bad input through the API writes nothing', () => {
   });
 
   it('dispensing twice: refused, nothing written but the report to the regulator', async () => {
-    const first = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1000)]), 'medchain:patientId': PATIENT, 'medchain:prescription': 'rx-9-0' }));
+    const first = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1000)]), 'medchain:patientId': PATIENT, 'medchain:prescription': PRESCRIPTION }));
     expect(first.body).toMatchObject({ captured: 1 });
     const before = drugState();
     const twice = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1000)]), 'medchain:patientId': PATIENT }));
@@ -98,6 +100,61 @@ describe('drugs: bad input through the API writes nothing', () => {
     expect(drugState()).toBe(before);
     const reports = node.query('drugs', 'scanReports', { finding: 'already-dispensed' }) as Array<{ code: string }>;
     expect(reports.map((r) => r.code)).toEqual([`sgtin:${INSULIN}.1000`]);
+  });
+
+  it('dispensing fills a prescription of that patient: unknown, foreign, non-prescription or missing ones write nothing', async () => {
+    const dispense = (serial: number, extra: Record<string, unknown>) => doc({ ...epcisEvent('dispensing', [pack(serial)]), 'medchain:patientId': PATIENT, ...extra });
+    const before = drugState();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ 'medchain:prescription': 'rx-nowhere-1' }, 'PRESCRIPTION_NOT_FOUND'],
+      [{ 'medchain:prescription': OTHER_PRESCRIPTION }, 'PRESCRIPTION_MISMATCH'],
+      [{ 'medchain:prescription': NOT_A_PRESCRIPTION }, 'NOT_A_PRESCRIPTION'],
+      [{}, 'PRESCRIPTION_REQUIRED'],
+    ];
+    for (const [extra, code] of cases) {
+      const refused = await capture(chain.people.pharmacist, dispense(1005, extra));
+      expect(refused.status, code).toBe(422);
+      expect(codes(refused.body), code).toEqual([code]);
+      expect(refused.body.results[0].message).not.toContain('PABCDEFGHIJ'); // the other patient is not named
+    }
+    expect(drugState()).toBe(before);
+    expect(node.query('drugs', 'code', { code: `sgtin:${INSULIN}.1005` })).toMatchObject({ status: 'active', holder: PHARMACY });
+
+    // The same refusals as a signed tx get their status from the code table.
+    const tx = (prescription: string) => chain.actors.pharmacist.tx('drugs', 'capture', { event: epcisEvent('dispensing', [pack(1005)]), dispense: { patientId: PATIENT, prescription } });
+    const post = async (body: unknown) => {
+      const res = await app.inject({ method: 'POST', url: '/v1/txs', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      return { status: res.statusCode, code: (res.json() as { code?: string }).code };
+    };
+    expect(await post(tx('rx-nowhere-1'))).toEqual({ status: 404, code: 'PRESCRIPTION_NOT_FOUND' });
+    expect(await post(tx(OTHER_PRESCRIPTION))).toEqual({ status: 409, code: 'PRESCRIPTION_MISMATCH' });
+    expect(await post(tx(NOT_A_PRESCRIPTION))).toEqual({ status: 409, code: 'NOT_A_PRESCRIPTION' });
+    expect(drugState()).toBe(before);
+
+    // The good case: the patient's own MedicationRequest; the pack row links it.
+    const good = await capture(chain.people.pharmacist, dispense(1005, { 'medchain:prescription': PRESCRIPTION }));
+    expect(good.status).toBe(201);
+    expect(codes(good.body)).toEqual(['ok']);
+    expect(node.query('drugs', 'code', { code: `sgtin:${INSULIN}.1005` })).toMatchObject({ status: 'dispensed', dispensed: { patientId: PATIENT, prescription: PRESCRIPTION } });
+  });
+
+  it('an over-the-counter sale (retail_selling) needs no prescription, but a named one is checked', async () => {
+    const sale = (serial: number, extra: Record<string, unknown>) => doc({ ...epcisEvent('retail_selling', [pack(serial)]), 'medchain:patientId': PATIENT, ...extra });
+    const before = drugState();
+    expect(codes((await capture(chain.people.pharmacist, sale(1006, { 'medchain:prescription': OTHER_PRESCRIPTION }))).body)).toEqual(['PRESCRIPTION_MISMATCH']);
+    expect(drugState()).toBe(before);
+    expect(codes((await capture(chain.people.pharmacist, sale(1006, {}))).body)).toEqual(['ok']);
+    expect(node.query('drugs', 'code', { code: `sgtin:${INSULIN}.1006` })).toMatchObject({ status: 'dispensed' });
+  });
+
+  it('an erased prescription cannot be filled', async () => {
+    const erased = await node.submit(chain.actors.pharmacist.tx('records', 'erase', { id: PRESCRIPTION, reason: 'ENTERED_IN_ERROR' }));
+    expect(erased.result).toMatchObject({ status: 'ok' });
+    const before = drugState();
+    const refused = await capture(chain.people.pharmacist, doc({ ...epcisEvent('dispensing', [pack(1007)]), 'medchain:patientId': PATIENT, 'medchain:prescription': PRESCRIPTION }));
+    expect(codes(refused.body)).toEqual(['PRESCRIPTION_NOT_FOUND']);
+    expect(refused.body.results[0].message).toMatch(/erased/);
+    expect(drugState()).toBe(before);
   });
 
   it('a document mixing good and bad events: the good ones stand, the bad ones write nothing', async () => {

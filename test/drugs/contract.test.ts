@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ssccEpc } from '../../src/gs1/codes.js';
-import { CASE, DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PHARMACY, setupDrugChain, shipTo, temperatures } from '../helpers/drug-chain.js';
+import { CASE, DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PHARMACY, PRESCRIPTION, setupDrugChain, shipTo, temperatures } from '../helpers/drug-chain.js';
 import type { MedchainNode } from '../../src/node/index.js';
 import { type Actor, openTestNode, stateSnapshot } from '../helpers/test-node.js';
 
@@ -60,11 +60,11 @@ describe('drugs: the supply chain', () => {
     expect(node.query('drugs', 'shipment', { id: onward['shipment'] })).toMatchObject({ missing: [`sgtin:${INSULIN}.1011`] });
     expect(code(1010).excursion).toMatchObject({ maxC: 12, allowed: { minC: 2, maxC: 8 } });
 
-    const dispense = (serial: number, patientId = PID) => run(pharmacist, 'capture', { event: event('dispensing', [pack(serial)]), dispense: { patientId, prescription: 'rx-1-0' } });
+    const dispense = (serial: number, patientId = PID) => run(pharmacist, 'capture', { event: event('dispensing', [pack(serial)]), dispense: { patientId, prescription: PRESCRIPTION } });
     expect((await dispense(1010)).code).toBe('PACK_NONCONFORMANT');
     await ok(pharmacist, 'release', { codes: [`sgtin:${INSULIN}.1010`], note: '数据记录仪核查：超温 20 分钟，经评估可用' });
     expect((await dispense(1010)).status).toBe('ok');
-    expect(code(1010)).toMatchObject({ status: 'dispensed', dispensed: { patientId: PID, prescription: 'rx-1-0' } });
+    expect(code(1010)).toMatchObject({ status: 'dispensed', dispensed: { patientId: PID, prescription: PRESCRIPTION } });
     expect((await dispense(1010)).code).toBe('ALREADY_DISPENSED'); // diversion: the same pack a second time
     expect((await run(dist, 'capture', { event: event('dispensing', [pack(1011)]), dispense: { patientId: PID } })).code).toBe('FORBIDDEN');
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ssccEpc } from '../../src/gs1/codes.js';
 import type { MedchainNode } from '../../src/node/index.js';
-import { CASE, DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PATIENT, PHARMACY, setupDrugChain, shipTo, temperatures, withCheck } from '../helpers/drug-chain.js';
+import { CASE, DIST, epcisEvent, INSULIN, LOT, MAKER, pack, PATIENT, PHARMACY, PRESCRIPTION, setupDrugChain, shipTo, temperatures, withCheck } from '../helpers/drug-chain.js';
 import { type Actor, admin, openTestNode, stateSnapshot } from '../helpers/test-node.js';
 
 /**
@@ -67,7 +67,7 @@ describe('drugs: custody in depth', () => {
     expect(code(1000).released).toBeDefined();
     expect((await run(pharmacist, 'release', { codes: [cn(1000)], note: '数据记录仪核查后放行，见质量记录 QA-7' })).code).toBe('OUT_OF_ORDER');
     expect((await run(pharmacist, 'release', { codes: ['81234569999999999999'], note: '数据记录仪核查后放行，见质量记录 QA-7' })).code).toBe('UNKNOWN_CODE');
-    await ok(pharmacist, 'capture', { event: epcisEvent('dispensing', [cn(1000)]), dispense: { patientId: PATIENT, prescription: 'rx-1-0' } });
+    await ok(pharmacist, 'capture', { event: epcisEvent('dispensing', [cn(1000)]), dispense: { patientId: PATIENT, prescription: PRESCRIPTION } });
     const events = node.query('drugs', 'events', { code: cn(1000) }) as Array<{ bizStep: string }>;
     expect(events.map((e) => e.bizStep)).toEqual(['commissioning', 'shipping', 'receiving', 'dispensing']);
     // A 20-digit code outside every issued range is unknown, not someone else's pack.

@@ -16,6 +16,12 @@ export const LOT = 'B2026001';
 export const CASE = withCheck('06901234000000001');
 /** A patient registered at the pharmacy (dispensing names a consortium patient). */
 export const PATIENT = 'PQRSTUVWXYZ234567ABCDEFGHIJ';
+/** Another patient of the pharmacy. */
+export const OTHER_PATIENT = 'PABCDEFGHIJKLMNOPQRSTUVWXYZ';
+/** Records the pharmacy registered (metadata only): PATIENT's prescription, OTHER_PATIENT's, and PATIENT's lab result. */
+export const PRESCRIPTION = 'rx-drugs-1';
+export const OTHER_PRESCRIPTION = 'rx-drugs-2';
+export const NOT_A_PRESCRIPTION = 'obs-drugs-1';
 
 export interface DrugChain {
   people: Record<'maker' | 'dist' | 'pharmacist' | 'regulator', Identity>;
@@ -51,7 +57,15 @@ export async function setupDrugChain(node: MedchainNode, commissionCount = 50): 
   const actors = { maker: new Actor(people.maker), dist: new Actor(people.dist), pharmacist: new Actor(people.pharmacist), regulator: new Actor(people.regulator) };
   const ok = async (actor: Actor, method: string, args: unknown) => expect((await node.submit(actor.tx('drugs', method, args))).result).toMatchObject({ status: 'ok' });
   for (const inst of [MAKER, DIST, PHARMACY]) await ok(admin(inst), 'registerLocation', { gln: GLN[inst], name: inst });
-  expect((await node.submit(admin(PHARMACY).tx('identity', 'registerPatient', { patientId: PATIENT }))).result).toMatchObject({ status: 'ok' });
+  for (const patientId of [PATIENT, OTHER_PATIENT]) {
+    expect((await node.submit(admin(PHARMACY).tx('identity', 'registerPatient', { patientId }))).result).toMatchObject({ status: 'ok' });
+  }
+  // Dispensing fills a prescription: the records contract's metadata rows are what the drugs contract checks.
+  const register = async (id: string, patientId: string, resourceType: string) =>
+    expect((await node.submit(actors.pharmacist.tx('records', 'register', { record: { id, patientId, resourceType, codes: [], ciphertextSha256: 'a'.repeat(64), fieldRoot: 'b'.repeat(64), bytes: 100 } }))).result).toMatchObject({ status: 'ok' });
+  await register(PRESCRIPTION, PATIENT, 'MedicationRequest');
+  await register(OTHER_PRESCRIPTION, OTHER_PATIENT, 'MedicationRequest');
+  await register(NOT_A_PRESCRIPTION, PATIENT, 'Observation');
   await ok(actors.maker, 'registerProduct', {
     gtin: INSULIN,
     approvalNumber: '国药准字S20263001',

@@ -159,6 +159,30 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
     }),
   );
   app.get(
+    '/v1/drugs/reports/expiring',
+    {
+      schema: {
+        tags,
+        summary:
+          "Expiring-soon report: stock whose batch expires within withinDays (default 90) of today (the latest block's day, UTC+8), already " +
+          "expired stock flagged, sorted by expiry. A holder's staff see their institution's; the regulator and auditors any holder's, or every holder's without `holder`",
+        querystring: Type.Object({
+          holder: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' })),
+          withinDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+        }),
+      },
+    },
+    handled(async (request) => {
+      const key = staffOf(user(request).did);
+      const q = request.query as { holder?: string; withinDays?: number; limit?: number };
+      const overseer = isOverseer(key);
+      const holder = q.holder ?? (overseer ? undefined : key.institution);
+      if (!overseer && (!holder || holder !== key.institution)) throw new CodedError('FORBIDDEN', "stock is seen by the holder's own staff and the regulator");
+      return drugs.expiringReport({ ...(holder ? { holder } : {}), ...(q.withinDays !== undefined ? { withinDays: q.withinDays } : {}), ...(q.limit ? { limit: q.limit } : {}) });
+    }),
+  );
+  app.get(
     '/v1/drugs/reports/regulator',
     { schema: { tags, summary: 'Suspected counterfeits and diversions (suspicious scans) and recalled stock still held: for the regulator and auditors' } },
     handled(async (request) => {
@@ -169,7 +193,12 @@ export function drugRoutes(app: FastifyInstance, node: MedchainNode, drugs: Drug
 
   app.post(
     '/epcis/capture',
-    { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing' } },
+    { schema: { tags, summary: 'Capture an EPCIS 2.0 JSON-LD document (signed by the capturing user); invalid documents return the validator errors and write nothing',
+        description:
+          'A `dispensing` event names the patient in `medchain:patientId` and the prescription it fills in `medchain:prescription` (the id of a ' +
+          "MedicationRequest record of that patient on the ledger; PRESCRIPTION_REQUIRED, PRESCRIPTION_NOT_FOUND, NOT_A_PRESCRIPTION, PRESCRIPTION_MISMATCH otherwise). " +
+          'An over-the-counter `retail_selling` event may omit the prescription.',
+      } },
     handled(async (request, reply) => {
       const results = await drugs.capture(user(request), request.body);
       const failed = results.filter((r) => r.status === 'error').length;

@@ -2,10 +2,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import { CodedError } from '../../ledger/errors.js';
 import { codeKey, parseEpc, type PackCode } from '../../gs1/codes.js';
 import { cbvEventHashId } from '../../gs1/event-hash.js';
-import { ContractError, type ContractCode } from '../errors.js';
+import { ContractError } from '../errors.js';
 import type { ReadState, Signer, TxContext, WriteState } from '../runtime.js';
 import { keys as idKeys } from '../identity/model.js';
 import { packOfCn, PackBook } from './book.js';
+import { fail } from './drug-errors.js';
+import { assertPrescriptionOf } from './prescription.js';
 import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from './model.js';
 
 /**
@@ -17,23 +19,7 @@ import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, typ
 
 export { EPCIS_CONTEXT } from '../../gs1/event-hash.js';
 export const MAX_EPCS_PER_EVENT = 1000;
-
-export const DrugErrors = {
-  UNKNOWN_CODE: 'UNKNOWN_CODE',
-  DUPLICATE_CODE: 'DUPLICATE_CODE',
-  NOT_HOLDER: 'NOT_HOLDER',
-  OUT_OF_ORDER: 'OUT_OF_ORDER',
-  NOT_SHIPPED_TO_YOU: 'NOT_SHIPPED_TO_YOU',
-  ALREADY_DISPENSED: 'ALREADY_DISPENSED',
-  PACK_RECALLED: 'PACK_RECALLED',
-  PACK_EXPIRED: 'PACK_EXPIRED',
-  PACK_NONCONFORMANT: 'PACK_NONCONFORMANT',
-  UNSUPPORTED_EVENT: 'UNSUPPORTED_EVENT',
-} as const;
-
-export function fail(code: keyof typeof DrugErrors | ContractCode, message: string): never {
-  throw new ContractError(code as ContractCode, message);
-}
+export { DrugErrors, fail } from './drug-errors.js';
 
 const Epc = Type.String({ minLength: 1, maxLength: 200 });
 export const EpcisEvent = Type.Object(
@@ -315,18 +301,28 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
     }
     case 'dispensing':
     case 'retail_selling': {
-      if (!input.dispense) fail('INVALID_ARGS', 'dispensing names the patient (pseudonymous id) it was dispensed to');
+      const dispense = input.dispense;
+      if (!dispense) fail('INVALID_ARGS', 'dispensing names the patient (pseudonymous id) it was dispensed to');
       if (!['pharmacist', 'doctor', 'nurse'].some((r) => user.roles.includes(r))) fail('FORBIDDEN', 'dispensing is done by a pharmacist, doctor or nurse');
-      if (!state.get(idKeys.patient(input.dispense.patientId))) fail('NOT_FOUND', `no patient ${input.dispense.patientId} in the consortium`);
+      if (!state.get(idKeys.patient(dispense.patientId))) fail('NOT_FOUND', `no patient ${dispense.patientId} in the consortium`);
+      // The packs first, so a second dispense of a pack is always refused as ALREADY_DISPENSED (and reported).
+      const packs: Pack[] = [];
       for (const key of keys) {
         const pack = loadCoded(state, key);
         if (pack.kind !== 'pack') fail('INVALID_ARGS', 'packs are dispensed one by one, not containers');
         if (pack.status === 'dispensed') fail('ALREADY_DISPENSED', `${key} was already dispensed`);
         requireHolder(pack, institution);
         assertDispensable(state, pack, ctx.block.time);
-        changes.pack(key, {
+        packs.push(pack);
+      }
+      // Dispensing (CBV `dispensing`) is against a prescription; an over-the-counter sale (`retail_selling`) may
+      // name one, and a named one is checked either way.
+      if (dispense.prescription) assertPrescriptionOf(state, dispense.patientId, dispense.prescription);
+      else if (bizStep === 'dispensing') fail('PRESCRIPTION_REQUIRED', 'dispensing names the prescription record (FHIR MedicationRequest id) it fills; an over-the-counter sale is retail_selling');
+      for (const pack of packs) {
+        changes.pack(pack.code, {
           status: 'dispensed',
-          dispensed: { patientId: input.dispense.patientId, ...(input.dispense.prescription ? { prescription: input.dispense.prescription } : {}), by: user.did, institution, at: ctx.block.time },
+          dispensed: { patientId: dispense.patientId, ...(dispense.prescription ? { prescription: dispense.prescription } : {}), by: user.did, institution, at: ctx.block.time },
         });
       }
       break;

@@ -6,14 +6,18 @@ import { Relayed } from '../records/model.js';
 import { method, query, type ContractDef, type ReadState, type Signer, type TxContext } from '../runtime.js';
 import { ContractError } from '../errors.js';
 import { cnRangeTaken, PackBook, packOfCn, Savepoint } from './book.js';
+import { expiringStock } from './reports.js';
 import { applyEvent, eventHashId, EpcisEvent, fail, loadCoded, utcOf } from './capture.js';
 import { CnCode, CodeKey, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type Pack, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
 
 export * from './model.js';
+export type { ExpiringReport, ExpiringStock } from './reports.js';
 export { DrugErrors, EPCIS_CONTEXT, eventHashId, temperatures, vocabulary, MAX_EPCS_PER_EVENT } from './capture.js';
 
 /** Most packs one commissioning tx creates (a production batch). */
 export const MAX_COMMISSION = 100_000;
+/** The expiring-soon report's default horizon, in days. */
+export const DEFAULT_EXPIRING_DAYS = 90;
 /** Most events one batched capture tx carries. */
 export const MAX_BATCH_EVENTS = 1000;
 /** Most EPCs all the events of one batched capture tx name together (bounds a tx's work). */
@@ -319,6 +323,11 @@ export const drugsContract: ContractDef = {
       },
     },
   ],
+  // Event rows are written once (a history row would repeat them); a pack or container row changes only by an
+  // anchored event (found through the `code:` index) or a pharmacist's release, which stays in the row; a shipment
+  // only by its shipping and receiving events. The ledger keeps no per-key history for these (the txs that wrote
+  // them are in the blocks); stock counters, batches, notices and the rest keep theirs.
+  historyExempt: ['drug/ev/', 'drug/code/', 'drug/ship/'],
   methods: { registerLocation, registerProduct, registerBatch, commission, capture, captureBatch, recall, release, reportScan },
   queries: {
     product: query({ input: Type.Object({ gtin: Gtin }, { additionalProperties: false }), run: (ctx, { gtin }) => ctx.state.get<Product>(drugKeys.product(gtin)) ?? fail('NOT_FOUND', `no product ${gtin}`) }),
@@ -415,6 +424,21 @@ export const drugsContract: ContractDef = {
           .filter((b) => b.recall)
           .map((b) => ({ gtin: b.gtin, lot: b.lot, reason: b.recall!.reason, holders: Object.fromEntries(holdersOf(ctx.state, b.gtin, b.lot).map((s) => [s.holder, s.active + s.inTransit])) }))
           .filter((r) => Object.keys(r.holders).length > 0),
+    }),
+    expiringStock: query({
+      description:
+        "Stock whose batch expires within `withinDays` (default 90) of the latest block's day (UTC+8), already expired stock " +
+        'included and flagged, sorted by expiry: one holder\'s, or every holder\'s when no holder is given. Built from the stock rows.',
+      input: Type.Object(
+        {
+          holder: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,63}$' })),
+          withinDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
+          ...Page,
+        },
+        { additionalProperties: false },
+      ),
+      run: (ctx, { holder, withinDays, limit }) =>
+        expiringStock(ctx.state, { asOf: dayOf(ctx.block.time), withinDays: withinDays ?? DEFAULT_EXPIRING_DAYS, ...(holder ? { holder } : {}), limit: limit ?? 1000 }),
     }),
     today: query({ input: Type.Object({}, { additionalProperties: false }), run: (ctx) => dayOf(ctx.block.time) }),
   },

@@ -1,0 +1,92 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createContractRuntime } from '../../src/contracts/index.js';
+import { SqliteStore } from '../../src/ledger/index.js';
+import { epcisEvent, pack, PHARMACY, setupDrugChain, shipTo } from '../helpers/drug-chain.js';
+import { copyLedger, tempDir, verifyDb } from '../helpers/ledger-fixtures.js';
+import { openTestNode } from '../helpers/test-node.js';
+
+/**
+ * The ledger's history policy: contracts name key prefixes whose past values need no `history` rows (the drugs
+ * contract: write-once event rows, and pack and shipment rows, whose changes are anchored events). The policy is fixed when a
+ * database is created and recorded in it; verify replays under the stored policy, so it still checks every row.
+ */
+
+let dir: string;
+let dbPath: string;
+
+beforeAll(async () => {
+  const t = await openTestNode();
+  dir = t.dir;
+  const chain = await setupDrugChain(t.node, 10);
+  const shipped = await t.node.submit(chain.actors.maker.tx('drugs', 'capture', { event: epcisEvent('shipping', [pack(1000), pack(1001)], shipTo(PHARMACY)) }));
+  expect(shipped.result).toMatchObject({ status: 'ok' });
+  const received = await t.node.submit(chain.actors.pharmacist.tx('drugs', 'capture', { event: epcisEvent('receiving', [pack(1000), pack(1001)]) }));
+  expect(received.result).toMatchObject({ status: 'ok' });
+  await t.node.close();
+  dbPath = join(dir, 'ledger.db');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const count = (db: Database.Database, sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+
+describe('history policy', () => {
+  it('a node keeps no history rows for exempt prefixes, every other write keeps its versions, and verify passes', async () => {
+    expect(createContractRuntime().historyExempt).toEqual(['drug/ev/', 'drug/code/', 'drug/ship/']);
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      expect(JSON.parse((db.prepare("SELECT v FROM meta WHERE k = 'historyExempt'").get() as { v: string }).v)).toEqual(['drug/code/', 'drug/ev/', 'drug/ship/']);
+      expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/code/' AND key < 'drug/code/\x7f'")).toBe(10);
+      expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/ev/' AND key < 'drug/ev/\x7f'")).toBe(3);
+      expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/code/' AND key < 'drug/code/\x7f'")).toBe(0);
+      expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/ev/' AND key < 'drug/ev/\x7f'")).toBe(0);
+      expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/ship/' AND key < 'drug/ship/\x7f'")).toBe(1);
+      expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/ship/' AND key < 'drug/ship/\x7f'")).toBe(0);
+      // The stock counters (written by commissioning, shipping and receiving) keep every version.
+      expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/stock/' AND key < 'drug/stock/\x7f'")).toBeGreaterThanOrEqual(3);
+      // Every non-exempt state row has its latest version in history.
+      expect(
+        count(db, "SELECT count(*) AS n FROM state s WHERE s.key NOT LIKE 'drug/code/%' AND s.key NOT LIKE 'drug/ev/%' AND s.key NOT LIKE 'drug/ship/%' AND NOT EXISTS (SELECT 1 FROM history h WHERE h.key = s.key AND h.height = s.height AND h.idx = s.idx)"),
+      ).toBe(0);
+    } finally {
+      db.close();
+    }
+    expect(await verifyDb(dbPath)).toMatchObject({ ok: true });
+  });
+
+  it('verify still catches a history row where the policy keeps none', async () => {
+    const copy = copyLedger(dbPath);
+    try {
+      const db = new Database(copy.dbPath);
+      const row = db.prepare("SELECT key, value, height, idx FROM state WHERE key >= 'drug/code/' AND key < 'drug/code/\x7f' LIMIT 1").get() as { key: string; value: string; height: number; idx: number };
+      db.prepare('INSERT INTO history (key, height, idx, value) VALUES (?, ?, ?, ?)').run(row.key, row.height, row.idx, row.value);
+      db.close();
+      const report = await verifyDb(copy.dbPath);
+      expect(report.ok).toBe(false);
+      expect(report.firstBadHeight).toBe(row.height);
+    } finally {
+      copy.remove();
+    }
+  });
+
+  it('is fixed when the database is created: reopening with another policy keeps it, and an older database keeps every version', () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'ledger.db');
+      new SqliteStore({ path, indexes: [], historyExempt: ['b/', 'a/'] }).close();
+      const reopened = new SqliteStore({ path, indexes: [], historyExempt: ['c/'] });
+      expect(reopened.historyExempt).toEqual(['a/', 'b/']);
+      expect([reopened.keepsHistory('a/1'), reopened.keepsHistory('b/1'), reopened.keepsHistory('c/1')]).toEqual([false, false, true]);
+      reopened.db.prepare("DELETE FROM meta WHERE k = 'historyExempt'").run(); // as a database created before the policy existed
+      reopened.close();
+      const old = new SqliteStore({ path, indexes: [], historyExempt: ['a/'] });
+      expect(old.historyExempt).toEqual([]);
+      expect(old.keepsHistory('a/1')).toBe(true);
+      old.close();
+    } finally {
+      t.remove();
+    }
+  });
+});
