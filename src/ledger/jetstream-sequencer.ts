@@ -45,9 +45,9 @@ export interface JetStreamSequencerOptions {
 /**
  * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted).
  * A peer that loses a race for a slot says so on a plain NATS subject (`…waiting`, not on the stream). While
- * m - 1 other peers have said so within the last second, a peer that proposed one of the last m - 1 blocks lets
- * them go first, unless no block has come for a while: twice the recent interval between blocks (so a peer that
- * executes more slowly still gets its turn under load), between 50 ms and 2 s. Without it the peer that consumes
+ * m - 1 other peers have said so within the last second (and have not proposed since), a peer that proposed one of
+ * the last m - 1 blocks lets them go first, for at most twice the time it took to execute the last block after that
+ * block (a waiting peer must execute it too before it can propose), between 50 ms and 2 s. Without it the peer that consumes
  * fastest wins every race and the others' txs starve into commit timeouts. Without contention nobody waits: an
  * earlier rule that took turns whenever several peers had proposed lately held a lone busy peer back for up to
  * 2 s after an idle spell.
@@ -133,8 +133,8 @@ export class JetStreamSequencer implements Sequencer {
   /** Proposers of the last RECENT_BLOCKS blocks committed from the stream, and when the last one came. */
   private recentProposers: string[] = [];
   private lastBlockAt = 0;
-  /** Moving average of the time between committed blocks (ms). */
-  private blockIntervalMs = MIN_PATIENCE_MS;
+  /** How long executing and committing the last block took here (ms): a waiting peer needs about as long. */
+  private lastCommitMs = 0;
   /** Other peers that lost a race lately, and when they said so. */
   private readonly waitingPeers = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -155,6 +155,10 @@ export class JetStreamSequencer implements Sequencer {
   private publishedAt = 0;
   /** Moving averages (ms) of where a block's time goes: publish to ack, execution and commit, publish to own commit. */
   private timings: Record<string, number> = {};
+  /** The largest of each since start (where a latency tail comes from). */
+  private maxTimings: Record<string, number> = {};
+  /** When this peer first held back for another (see turnWaitMs), until it proposes. */
+  private heldBackSince: number | undefined;
   private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: JetStreamSequencerOptions) {
@@ -285,6 +289,7 @@ export class JetStreamSequencer implements Sequencer {
       proposeScheduled: this.timer !== undefined,
       msSinceLastBlock: this.lastBlockAt > 0 ? Math.round(performance.now() - this.lastBlockAt) : null,
       timingsMs: Object.fromEntries(Object.entries(this.timings).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+      maxTimingsMs: Object.fromEntries(Object.entries(this.maxTimings).map(([k, v]) => [k, Math.round(v)])),
     };
   }
 
@@ -310,6 +315,7 @@ export class JetStreamSequencer implements Sequencer {
   private timing(name: string, ms: number): void {
     const old = this.timings[name];
     this.timings[name] = old === undefined ? ms : 0.9 * old + 0.1 * ms;
+    this.maxTimings[name] = Math.max(this.maxTimings[name] ?? 0, ms);
   }
 
   // ---- consuming ----------------------------------------------------------------------------------------------
@@ -423,13 +429,15 @@ export class JetStreamSequencer implements Sequencer {
         try {
           const started = performance.now();
           await host.commit(proposal);
-          this.timing('commitMs', performance.now() - started);
+          this.lastCommitMs = performance.now() - started;
+          this.timing('commitMs', this.lastCommitMs);
           if (own || this.isOurs(proposal)) this.timing('ownRoundTripMs', performance.now() - this.publishedAt);
+          // A peer that was waiting has had its turn once its block lands: holding back for it further would
+          // only delay this peer (its signal may be a second old and its queue empty by now).
+          this.waitingPeers.delete(proposal.header.proposer);
           this.recentProposers.push(proposal.header.proposer);
           if (this.recentProposers.length > RECENT_BLOCKS) this.recentProposers.shift();
-          const now = performance.now();
-          if (this.lastBlockAt > 0) this.blockIntervalMs = 0.8 * this.blockIntervalMs + 0.2 * Math.min(now - this.lastBlockAt, MAX_PATIENCE_MS);
-          this.lastBlockAt = now;
+          this.lastBlockAt = performance.now();
           this.forgetCommitted(proposal);
         } catch (err) {
           if (!(err instanceof ProposalRejected)) throw err;
@@ -508,7 +516,8 @@ export class JetStreamSequencer implements Sequencer {
       else waiting++;
     }
     if (waiting === 0 || !this.recentProposers.slice(-waiting).includes(me)) return 0;
-    const patience = Math.min(MAX_PATIENCE_MS, Math.max(MIN_PATIENCE_MS, 2 * this.blockIntervalMs));
+    // The waiting peer must first execute the block this peer just committed: give it twice as long as that took.
+    const patience = Math.min(MAX_PATIENCE_MS, Math.max(MIN_PATIENCE_MS, 2 * this.lastCommitMs));
     return Math.max(0, Math.ceil(this.lastBlockAt + patience - now));
   }
 
@@ -526,9 +535,12 @@ export class JetStreamSequencer implements Sequencer {
     }
     const wait = this.turnWaitMs();
     if (wait > 0) {
+      this.heldBackSince ??= performance.now();
       this.cutSoon(wait);
       return;
     }
+    if (this.heldBackSince !== undefined) this.timing('heldBackMs', performance.now() - this.heldBackSince);
+    this.heldBackSince = undefined;
     this.publishing = true;
     const txs = this.takeBatch();
     const head = host.head();
