@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, sign, verify, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, randomBytes, type KeyObject } from 'node:crypto';
+import sodium from 'sodium-native';
 
 // DER prefixes that wrap a raw 32-byte Ed25519 seed / public key as PKCS#8 / SPKI (RFC 8410).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -51,27 +52,22 @@ export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Buffer {
   return sign(null, message, ed25519PrivateKeyObject(seed));
 }
 
-// Parsing a public key costs about as much as a verification; keep the recent ones.
-const publicKeyCache = new Map<string, KeyObject>();
-const PUBLIC_KEY_CACHE_LIMIT = 10_000;
-
-function cachedPublicKey(publicKey: Uint8Array): KeyObject {
-  const cacheKey = Buffer.from(publicKey).toString('hex');
-  let key = publicKeyCache.get(cacheKey);
-  if (!key) {
-    key = ed25519PublicKeyObject(publicKey);
-    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_LIMIT) publicKeyCache.clear();
-    publicKeyCache.set(cacheKey, key);
-  }
-  return key;
-}
-
-/** Verifies an Ed25519 signature; returns false (never throws) for malformed keys or signatures. */
+/**
+ * Verifies an Ed25519 signature with libsodium (`crypto_sign_verify_detached`); returns false (never throws) for
+ * malformed keys or signatures. Every check whose outcome peers must agree on (tx, proposal, checkpoint and relayed
+ * user-request signatures, here and on the signature workers) goes through libsodium, so all peers apply one set of
+ * rules to edge cases (small-order points, non-canonical encodings) — and it costs about half of node:crypto's
+ * verify here (PERFORMANCE.md).
+ */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return verify(null, message, cachedPublicKey(publicKey), signature);
+    return sodium.crypto_sign_verify_detached(asBuffer(signature), asBuffer(message), asBuffer(publicKey));
   } catch {
     return false;
   }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
