@@ -4,14 +4,22 @@ import type { ParsedTx, SignedTx } from './tx.js';
 
 /**
  * A block is made in two steps (see docs/ARCHITECTURE.md):
- * 1. the sequencer fixes the order: a *proposal* (height, prevHash, time, proposer, txRoot) signed by the proposer;
- * 2. each peer executes it and completes the *header* with the hash of the results and state writes and the
- *    running state hash. Peers that execute the same proposal deterministically compute the same header.
+ * 1. the sequencer fixes the order: a *proposal* (slot, time, proposer, txRoot) signed by the proposer;
+ * 2. each peer executes it on top of its head and completes the *header*: height, the link to the previous block,
+ *    the hash of the results and state writes and the running state hash. Peers that execute the same proposals in
+ *    the same order deterministically compute the same headers.
+ *
+ * A proposal names its place in the sequencer's order (`slot`), not the previous block: a peer can propose the
+ * next block as soon as it has *seen* the one before, without having executed it, so proposals from several peers
+ * are in flight while every peer executes (the pipeline of the replicated sequencer).
  */
 export interface ProposalHeader {
   chain: string;
-  height: number;
-  prevHash: string;
+  /**
+   * The proposal's position in the order: the stream sequence it was appended at (replicated sequencer; a copy
+   * found at another position is skipped) or the height (solo). Strictly increasing along the chain.
+   */
+  slot: number;
   /** Milliseconds since the epoch, set by the proposer; never decreases along the chain. */
   time: number;
   proposer: string;
@@ -20,6 +28,9 @@ export interface ProposalHeader {
 }
 
 export interface BlockHeader extends ProposalHeader {
+  height: number;
+  /** Hash of the block at height - 1 (all zeros for block 0). */
+  prevHash: string;
   proposerSig: string;
   /** sha256 of the canonical per-tx results (status, error code, result, events). */
   resultsHash: string;
@@ -37,15 +48,20 @@ export interface BlockProposal {
 
 export const ZERO_HASH = '0'.repeat(64);
 
-const PROPOSAL_DOMAIN = Buffer.from('medchain/proposal/v1\n', 'utf8');
+const PROPOSAL_DOMAIN = Buffer.from('medchain/proposal/v2\n', 'utf8');
 const CHECKPOINT_DOMAIN = Buffer.from('medchain/checkpoint/v1\n', 'utf8');
 
 export function txRootOf(txIds: readonly string[]): string {
   return merkleRoot(txIds.map((id) => Buffer.from(id, 'hex'))).toString('hex');
 }
 
+/** The signed fields of a header, whatever else the object holds (a block header carries the proposal in it). */
+export function proposalHeaderOf(h: ProposalHeader): ProposalHeader {
+  return { chain: h.chain, slot: h.slot, time: h.time, proposer: h.proposer, txRoot: h.txRoot, txCount: h.txCount };
+}
+
 export function proposalMessage(header: ProposalHeader): Buffer {
-  return Buffer.concat([PROPOSAL_DOMAIN, canonicalBytes(header)]);
+  return Buffer.concat([PROPOSAL_DOMAIN, canonicalBytes(proposalHeaderOf(header))]);
 }
 
 export function signProposal(header: ProposalHeader, signer: Ed25519Signer): string {
@@ -53,20 +69,20 @@ export function signProposal(header: ProposalHeader, signer: Ed25519Signer): str
 }
 
 /**
- * A signed proposal of `txs` on top of `head`, as every sequencer cuts one: the proposer's clock for the time,
- * but never earlier than the head's, so block times never go backwards.
+ * A signed proposal of `txs` for position `slot`, as every sequencer cuts one: the proposer's clock for the time,
+ * but never earlier than `minTime` (the latest block or proposal the proposer has seen before this slot), so block
+ * times never go backwards.
  */
 export function proposeBlock(
   proposer: { chain: string; proposerDid: string; signer: Ed25519Signer },
-  head: { height: number; hash: string; time: number },
+  at: { slot: number; minTime: number },
   txs: ParsedTx[],
   now: number,
 ): BlockProposal {
   const header: ProposalHeader = {
     chain: proposer.chain,
-    height: head.height + 1,
-    prevHash: head.hash,
-    time: Math.max(now, head.time),
+    slot: at.slot,
+    time: Math.max(now, at.minTime),
     proposer: proposer.proposerDid,
     txRoot: txRootOf(txs.map((t) => t.id)),
     txCount: txs.length,

@@ -2,6 +2,7 @@ import { canonicalJson, sha256Hex } from '../crypto/index.js';
 import {
   blockHash,
   nextStateHash,
+  proposalHeaderOf,
   txRootOf,
   verifyProposalSignature,
   ZERO_HASH,
@@ -75,12 +76,13 @@ export class BlockExecutor {
     const writesHash = hashWrites(writes);
     const header: BlockHeader = {
       chain: this.chain,
-      height: 0,
-      prevHash: ZERO_HASH,
+      slot: 0,
       time,
       proposer: 'genesis',
       txRoot: txRootOf([]),
       txCount: 0,
+      height: 0,
+      prevHash: ZERO_HASH,
       proposerSig: '',
       resultsHash: sha256Hex(canonicalJson(genesis)),
       writesHash,
@@ -89,12 +91,14 @@ export class BlockExecutor {
     return { header, hash: blockHash(header), txs: [], writes, results: [] };
   }
 
-  /** Checks that the proposal extends `head` and is signed by an authorized proposer. */
+  /**
+   * Checks that the proposal may follow `head` (a later slot, no earlier time) and is signed by an authorized
+   * proposer. The proposal does not name the previous block: the executing peer links it to its own head.
+   */
   checkProposal(proposal: BlockProposal, head: Head): void {
     const h = proposal.header;
     if (h.chain !== this.chain) throw new ProposalRejected(`proposal is for chain ${h.chain}`);
-    if (h.height !== head.height + 1) throw new ProposalRejected(`proposal height ${h.height} does not follow ${head.height}`);
-    if (h.prevHash !== head.hash) throw new ProposalRejected(`proposal at ${h.height} does not link to the head`);
+    if (!Number.isSafeInteger(h.slot) || h.slot <= head.slot) throw new ProposalRejected(`proposal slot ${h.slot} does not follow slot ${head.slot}`);
     if (!Number.isSafeInteger(h.time) || h.time < head.time) throw new ProposalRejected('proposal time goes backwards');
     if (h.txCount !== proposal.txs.length) throw new ProposalRejected('proposal txCount does not match its txs');
     if (h.txRoot !== txRootOf(proposal.txs.map((t) => t.id))) throw new ProposalRejected('proposal txRoot does not match its txs');
@@ -115,7 +119,7 @@ export class BlockExecutor {
     signatureOk: readonly boolean[],
     knownAbsent: (txId: string) => boolean = () => false,
   ): ExecutedBlock {
-    const { header: ph } = proposal;
+    const ph = { ...proposalHeaderOf(proposal.header), height: head.height + 1, prevHash: head.hash };
     const blockState = new StateOverlay(this.store, this.store.indexes);
     const seen = new Set<string>();
     const results: TxResult[] = [];

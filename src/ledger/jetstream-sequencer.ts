@@ -13,7 +13,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { Ed25519Signer } from '../crypto/index.js';
-import { proposeBlock, type BlockProposal } from './block.js';
+import { proposeBlock, verifyProposalSignature, type BlockProposal } from './block.js';
 import { CodedError } from './errors.js';
 import { ProposalRejected } from './executor.js';
 import { decodeProposal, encodeProposal, PROPOSAL_OVERHEAD_BYTES } from './proposal-wire.js';
@@ -35,27 +35,17 @@ export interface JetStreamSequencerOptions {
   replicas?: number;
   maxTxsPerBlock?: number;
   maxWaitMs?: number;
+  /**
+   * How many of this peer's proposals may be appended and not yet committed here (default 1): the next is cut once
+   * one commits, so a busy peer's blocks grow with its load while the other peers' proposals are in flight too.
+   */
+  maxOutstanding?: number;
   /** A block is cut before its wire form would exceed this (must stay below the servers' max_payload). */
   maxBlockBytes?: number;
   /** How long to wait for the cluster to accept the stream at start (a fresh cluster elects leaders first). */
   startTimeoutMs?: number;
   now?: () => number;
 }
-
-/**
- * Fairness between proposers (a local courtesy, not part of the protocol — any valid proposal is accepted).
- * A peer that loses a race for a slot says so on a plain NATS subject (`…waiting`, not on the stream). While
- * m - 1 other peers have said so within the last second (and have not proposed since), a peer that proposed one of
- * the last m - 1 blocks lets them go first, for at most twice the time it took to execute the last block after that
- * block (a waiting peer must execute it too before it can propose), between 50 ms and 2 s. Without it the peer that consumes
- * fastest wins every race and the others' txs starve into commit timeouts. Without contention nobody waits: an
- * earlier rule that took turns whenever several peers had proposed lately held a lone busy peer back for up to
- * 2 s after an idle spell.
- */
-const MIN_PATIENCE_MS = 50;
-const MAX_PATIENCE_MS = 2000;
-const CONTENTION_MEMORY_MS = 1000;
-const RECENT_BLOCKS = 16;
 
 /**
  * The consumer is re-created by us when it owes us messages (the stream is known to hold more than we consumed)
@@ -79,30 +69,27 @@ export function blocksSubjectOf(chain: string): string {
   return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.blocks`;
 }
 
-/** Plain NATS subject (not on the stream) where a peer that lost a race for a slot says so. */
-function waitingSubjectOf(chain: string): string {
-  return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.waiting`;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The replicated sequencer: blocks are messages on a JetStream stream replicated over a nats-server cluster
- * (Raft inside NATS; we write no consensus).
+ * The replicated sequencer: proposals are messages on a JetStream stream replicated over a nats-server cluster
+ * (Raft inside NATS; we write no consensus). The stream's order is the chain's order.
  *
- * - Proposing: a peer proposes its own users' txs on top of the head it has committed, publishing with the
- *   expected-last-sequence condition set to the last stream message it has consumed. JetStream appends it only
- *   if no other message got there first, so exactly one proposal wins each slot and the chain never forks.
- *   A peer that loses the race (or cannot learn the outcome) puts its txs back and proposes them again once
- *   it has consumed the winner.
- * - Committing: every peer, the proposer included, consumes the stream in order from its own committed height
- *   and hands each proposal to the ledger, which checks the proposer's signature, the tx signatures and the
- *   link, executes it with the same executor as the solo sequencer and commits it. A submitter's tx is thus
- *   acknowledged only once committed on the node it was submitted to.
- * - Stream sequence vs height: height h is normally at stream sequence h (genesis, height 0, is not on the
- *   stream). A message that is not a valid proposal for the next height (malformed, stale, badly signed) is
- *   skipped by every peer alike, so sequences can run ahead of heights but never behind: a peer resumes from
- *   sequence `height + 1` and skips what it already has.
+ * - Proposing: a peer proposes its own users' txs for the stream position right after the last message it has
+ *   *received* (`slot`), publishing with the expected-last-sequence condition set to that message. JetStream
+ *   appends it only there, or not at all, so exactly one proposal wins each position and the chain never forks.
+ *   The proposal does not name the previous block (every peer links it to its own head when it executes it), so a
+ *   peer need not have executed the blocks before it: proposals of several peers are in flight while every peer
+ *   executes the stream (a pipeline, not one block at a time). A peer that loses a race puts its txs back and
+ *   proposes again once it has received the winner; it keeps at most `maxOutstanding` of its own proposals between
+ *   append and local commit, so under load blocks grow instead of multiplying.
+ * - Committing: every peer, the proposer included, consumes the stream in order from its own committed slot and
+ *   hands each proposal to the ledger, which checks the proposer's signature, the tx signatures, slot and time,
+ *   executes it with the same executor as the solo sequencer and commits it. A submitter's tx is thus acknowledged
+ *   only once committed on the node it was submitted to.
+ * - A message that is not a valid proposal for its own position (malformed, badly signed, a copy of a proposal made
+ *   for another position, by a non-member) is skipped by every peer alike: blocks are the valid proposals in
+ *   stream order, heights count them, and a peer resumes from sequence `head.slot + 1`.
  */
 export class JetStreamSequencer implements Sequencer {
   readonly kind = 'jetstream';
@@ -130,35 +117,33 @@ export class JetStreamSequencer implements Sequencer {
 
   private queue: ParsedTx[] = [];
   private queuedIds = new Set<string>();
-  /** Proposers of the last RECENT_BLOCKS blocks committed from the stream, and when the last one came. */
-  private recentProposers: string[] = [];
-  private lastBlockAt = 0;
-  /** How long executing and committing the last block took here (ms): a waiting peer needs about as long. */
-  private lastCommitMs = 0;
-  /** Other peers that lost a race lately, and when they said so. */
-  private readonly waitingPeers = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
-  /** Our proposal being appended or waiting to come back on the stream. */
-  private inFlight: { proposal: BlockProposal; seq?: number } | undefined;
-  private publishing = false;
+  /** Our proposal being appended: its expected predecessor is `slot - 1`. */
+  private publishing: BlockProposal | undefined;
+  /** Our proposals appended to the stream (by sequence) and not yet committed here. */
+  private readonly outstanding = new Map<number, BlockProposal>();
   private processing = false;
   private stopped = true;
+  /** Latest time of a block or correctly signed proposal seen: our next proposal's time is at least this. */
+  private lastSeenTime = 0;
+  /** When the last block was committed here (for the status API). */
+  private lastBlockAt = 0;
   /** Last stream sequence handed to the ledger (or skipped); proposals are appended after it. */
   private consumedSeq = 0;
   /** Highest stream sequence known to exist; the peer is caught up when it has consumed that far. */
   private knownStreamSeq = 0;
   private caughtUpWaiters: Array<{ target: number; resolve: () => void }> = [];
   private stats = { proposed: 0, lostRaces: 0, unknownOutcomes: 0, skipped: 0, watchdogKicks: 0, consumerRestarts: 0 };
+  private readonly maxOutstanding: number;
   /** When the consumer last delivered a message (or was created). */
   private lastDeliveryAt = 0;
   private probing = false;
-  private publishedAt = 0;
+  /** When each of our outstanding proposals was published (round-trip timing). */
+  private readonly publishedAt = new Map<number, number>();
   /** Moving averages (ms) of where a block's time goes: publish to ack, execution and commit, publish to own commit. */
   private timings: Record<string, number> = {};
   /** The largest of each since start (where a latency tail comes from). */
   private maxTimings: Record<string, number> = {};
-  /** When this peer first held back for another (see turnWaitMs), until it proposes. */
-  private heldBackSince: number | undefined;
   private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: JetStreamSequencerOptions) {
@@ -168,6 +153,7 @@ export class JetStreamSequencer implements Sequencer {
     this.maxWaitMs = options.maxWaitMs ?? 5;
     this.maxBlockBytes = options.maxBlockBytes ?? 4 * 1024 * 1024;
     this.now = options.now ?? Date.now;
+    this.maxOutstanding = Math.max(1, options.maxOutstanding ?? 1);
   }
 
   async start(host: SequencerHost): Promise<void> {
@@ -190,30 +176,25 @@ export class JetStreamSequencer implements Sequencer {
       this.js = jetstream(nc, { timeout: API_TIMEOUT_MS });
       const lastSeq = await retryUntil(deadline, () => this.ensureStream());
       const head = host.head();
-      if (lastSeq < head.height) {
+      if (lastSeq < head.slot) {
         throw new CodedError(
           'STREAM_BEHIND',
-          `stream ${this.stream} ends at sequence ${lastSeq} but this node has committed height ${head.height}: wrong cluster or a lost stream`,
+          `stream ${this.stream} ends at sequence ${lastSeq} but this node has committed the block at sequence ${head.slot}: wrong cluster or a lost stream`,
         );
       }
-      this.consumedSeq = head.height;
+      this.consumedSeq = head.slot;
+      this.acceptedSeq = head.slot;
       this.knownStreamSeq = lastSeq;
+      this.lastSeenTime = head.time;
     } catch (err) {
       await nc.close();
       throw err;
     }
     this.stopped = false;
     this.consumeLoopDone = this.consumeLoop();
-    const me = this.options.proposerDid;
-    nc.subscribe(waitingSubjectOf(this.options.chain), {
-      callback: (err, msg) => {
-        const did = err ? undefined : msg.string();
-        if (did && did !== me) this.waitingPeers.set(did, performance.now());
-      },
-    });
     // A safety net, counted in status(): queued txs with nothing scheduled to propose them would wait forever.
     this.watchdog = setInterval(() => {
-      if (this.queue.length > 0 && !this.timer && !this.publishing && !this.processing && !this.inFlight && this.caughtUp()) {
+      if (this.queue.length > 0 && !this.timer && this.mayPropose()) {
         this.stats.watchdogKicks++;
         this.cutSoon(0);
       }
@@ -254,7 +235,9 @@ export class JetStreamSequencer implements Sequencer {
   }
 
   pending(): number {
-    return this.queue.length + (this.inFlight?.proposal.txs.length ?? 0);
+    let n = this.queue.length + (this.publishing?.txs.length ?? 0);
+    for (const p of this.outstanding.values()) n += p.txs.length;
+    return n;
   }
 
   /** Whether this peer has consumed every message the stream is known to hold. */
@@ -283,8 +266,9 @@ export class JetStreamSequencer implements Sequencer {
       ...this.stats,
       // What the proposer is doing now: a peer whose queue stays non-empty shows here why it does not propose.
       queued: this.queue.length,
-      inFlight: this.inFlight ? { height: this.inFlight.proposal.header.height, txs: this.inFlight.proposal.txs.length, seq: this.inFlight.seq ?? null } : null,
-      publishing: this.publishing,
+      receivedSeq: this.acceptedSeq,
+      publishing: this.publishing ? { slot: this.publishing.header.slot, txs: this.publishing.txs.length } : null,
+      outstanding: [...this.outstanding.entries()].map(([seq, p]) => ({ seq, txs: p.txs.length })),
       processing: this.processing,
       proposeScheduled: this.timer !== undefined,
       msSinceLastBlock: this.lastBlockAt > 0 ? Math.round(performance.now() - this.lastBlockAt) : null,
@@ -304,8 +288,9 @@ export class JetStreamSequencer implements Sequencer {
     while ((this.processing || this.publishing) && Date.now() < deadline) await sleep(2);
     await Promise.race([this.consumeLoopDone, sleep(2000)]);
     await this.nc?.close().catch(() => undefined);
-    const left = [...(this.inFlight?.proposal.txs ?? []), ...this.queue];
-    this.inFlight = undefined;
+    const left = [...[...this.outstanding.values()].flatMap((p) => p.txs), ...(this.publishing?.txs ?? []), ...this.queue];
+    this.outstanding.clear();
+    this.publishing = undefined;
     this.queue = [];
     this.queuedIds.clear();
     for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
@@ -324,13 +309,13 @@ export class JetStreamSequencer implements Sequencer {
   private checkConsumer(): void {
     if (this.stopped || this.processing) return;
     const quietMs = performance.now() - this.lastDeliveryAt;
-    const owed = this.knownStreamSeq > this.consumedSeq || (this.inFlight?.seq ?? 0) > this.consumedSeq;
+    const owed = this.knownStreamSeq > this.consumedSeq || this.outstanding.size > 0;
     if (owed && quietMs > CONSUMER_STALL_MS) {
       this.stats.consumerRestarts++;
       this.lastDeliveryAt = performance.now();
       this.host!.onError(new CodedError('SEQUENCER_FAULT', `the block consumer delivered nothing for ${Math.round(quietMs)} ms with messages owed: re-creating it`));
       this.messages?.stop();
-    } else if (!owed && quietMs > (this.queue.length > 0 || this.inFlight ? CONSUMER_STALL_MS : STREAM_PROBE_MS) && !this.probing) {
+    } else if (!owed && quietMs > (this.queue.length > 0 || this.publishing ? CONSUMER_STALL_MS : STREAM_PROBE_MS) && !this.probing) {
       this.probing = true;
       this.jsm!.streams
         .info(this.stream)
@@ -382,18 +367,29 @@ export class JetStreamSequencer implements Sequencer {
   private accept(seq: number, data: Uint8Array, pending: number): void {
     if (seq <= this.consumedSeq || seq <= this.acceptedSeq) return; // redelivery after a consumer reset
     this.acceptedSeq = seq;
+    this.knownStreamSeq = Math.max(this.knownStreamSeq, seq + pending);
     const item: Received = { seq, pending };
-    if (this.inFlight?.seq === seq) item.proposal = this.inFlight.proposal; // our own: not decoded again
+    const own = this.outstanding.get(seq);
+    if (own) item.proposal = own; // ours: not decoded again
     else {
       try {
         item.proposal = decodeProposal(data, this.options.limits);
-        this.host!.prepare?.(item.proposal);
+        if (this.isPublishing(item.proposal, seq)) {
+          // Our append whose acknowledgement was lost: it is on the stream after all.
+          this.outstanding.set(seq, this.publishing!);
+          item.proposal = this.publishing!;
+        } else {
+          if (verifyProposalSignature(item.proposal.header, item.proposal.proposerSig)) this.lastSeenTime = Math.max(this.lastSeenTime, item.proposal.header.time);
+          this.host!.prepare?.(item.proposal);
+        }
       } catch (err) {
         item.error = (err as Error).message;
       }
     }
     this.backlog.push(item);
     this.draining ??= this.drain();
+    // Having seen this message, we may propose for the next position (after a lost race, or with a slot free).
+    if (this.queue.length > 0 && !this.timer && this.mayPropose()) this.cutSoon(0);
   }
 
   private async drain(): Promise<void> {
@@ -421,32 +417,29 @@ export class JetStreamSequencer implements Sequencer {
     const host = this.host!;
     this.processing = true;
     try {
-      const own = this.inFlight?.seq === seq ? this.inFlight.proposal : undefined;
-      const proposal: BlockProposal | undefined = own ?? item.proposal;
+      const proposal = this.outstanding.get(seq) ?? item.proposal;
       if (!proposal) this.skip(seq, item.error ?? 'no proposal');
-      // Anything not proposing the very next height was superseded (or is what we already have): skip it.
-      if (proposal && proposal.header.height === host.head().height + 1) {
+      else if (proposal.header.slot !== seq) {
+        // Signed for another position: a copy re-published later (or a publish without the condition).
+        this.skip(seq, `proposal for position ${proposal.header.slot} found at ${seq}`);
+      } else {
         try {
           const started = performance.now();
           await host.commit(proposal);
-          this.lastCommitMs = performance.now() - started;
-          this.timing('commitMs', this.lastCommitMs);
-          if (own || this.isOurs(proposal)) this.timing('ownRoundTripMs', performance.now() - this.publishedAt);
-          // A peer that was waiting has had its turn once its block lands: holding back for it further would
-          // only delay this peer (its signal may be a second old and its queue empty by now).
-          this.waitingPeers.delete(proposal.header.proposer);
-          this.recentProposers.push(proposal.header.proposer);
-          if (this.recentProposers.length > RECENT_BLOCKS) this.recentProposers.shift();
+          this.timing('commitMs', performance.now() - started);
+          const publishedAt = this.publishedAt.get(seq);
+          if (publishedAt !== undefined) this.timing('ownRoundTripMs', performance.now() - publishedAt);
           this.lastBlockAt = performance.now();
+          this.lastSeenTime = Math.max(this.lastSeenTime, proposal.header.time);
           this.forgetCommitted(proposal);
         } catch (err) {
           if (!(err instanceof ProposalRejected)) throw err;
+          // The ledger has failed the waiters of its txs (with the rejection) if it was ours.
           this.skip(seq, err.message);
         }
       }
-      if (this.inFlight && (own || this.isOurs(proposal) || (this.inFlight.seq !== undefined && this.inFlight.seq <= seq))) {
-        this.inFlight = undefined;
-      }
+      this.outstanding.delete(seq);
+      this.publishedAt.delete(seq);
       this.consumedSeq = seq;
       this.knownStreamSeq = Math.max(this.knownStreamSeq, seq + pending);
     } finally {
@@ -457,13 +450,13 @@ export class JetStreamSequencer implements Sequencer {
       this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w.target > this.consumedSeq);
       for (const w of reached) w.resolve();
     }
-    if (this.queue.length > 0) this.cutSoon(0);
+    if (this.queue.length > 0 && !this.timer && this.mayPropose()) this.cutSoon(0);
   }
 
-  /** Whether a delivered proposal is our in-flight one (when the publish outcome was not heard). */
-  private isOurs(proposal: BlockProposal | undefined): boolean {
-    const mine = this.inFlight?.proposal.header;
-    return !!proposal && !!mine && proposal.header.proposer === mine.proposer && proposal.header.txRoot === mine.txRoot && proposal.header.height === mine.height;
+  /** Whether a received proposal is the one we are appending (its acknowledgement not heard yet). */
+  private isPublishing(proposal: BlockProposal, seq: number): boolean {
+    const mine = this.publishing?.header;
+    return !!mine && seq === mine.slot && proposal.header.proposer === mine.proposer && proposal.header.txRoot === mine.txRoot && proposal.proposerSig === this.publishing!.proposerSig;
   }
 
   private skip(seq: number, why: string): void {
@@ -480,6 +473,11 @@ export class JetStreamSequencer implements Sequencer {
   }
 
   // ---- proposing ----------------------------------------------------------------------------------------------
+
+  /** Not appending, a free place for an own proposal, and every message known to exist received. */
+  private mayPropose(): boolean {
+    return !this.stopped && !this.publishing && this.outstanding.size < this.maxOutstanding && this.acceptedSeq >= this.knownStreamSeq;
+  }
 
   private cutSoon(delayMs: number): void {
     if (this.timer) {
@@ -506,49 +504,18 @@ export class JetStreamSequencer implements Sequencer {
     return txs;
   }
 
-  /** 0 when it is this peer's turn to propose (see MIN_PATIENCE_MS), else how long until it may anyway. */
-  private turnWaitMs(): number {
-    const me = this.options.proposerDid;
-    const now = performance.now();
-    let waiting = 0;
-    for (const [did, at] of this.waitingPeers) {
-      if (now - at > CONTENTION_MEMORY_MS) this.waitingPeers.delete(did);
-      else waiting++;
-    }
-    if (waiting === 0 || !this.recentProposers.slice(-waiting).includes(me)) return 0;
-    // The waiting peer must first execute the block this peer just committed: give it twice as long as that took.
-    const patience = Math.min(MAX_PATIENCE_MS, Math.max(MIN_PATIENCE_MS, 2 * this.lastCommitMs));
-    return Math.max(0, Math.ceil(this.lastBlockAt + patience - now));
-  }
-
   private requeue(txs: ParsedTx[]): void {
     this.queue = [...txs, ...this.queue];
     for (const t of txs) this.queuedIds.add(t.id);
   }
 
   private async propose(): Promise<void> {
-    const host = this.host;
-    if (!host || this.stopped || this.publishing || this.processing || this.inFlight || this.queue.length === 0) return;
-    if (!this.caughtUp()) {
-      void this.whenCaughtUp().then(() => this.cutSoon(0));
-      return;
-    }
-    const wait = this.turnWaitMs();
-    if (wait > 0) {
-      this.heldBackSince ??= performance.now();
-      this.cutSoon(wait);
-      return;
-    }
-    if (this.heldBackSince !== undefined) this.timing('heldBackMs', performance.now() - this.heldBackSince);
-    this.heldBackSince = undefined;
-    this.publishing = true;
-    const txs = this.takeBatch();
-    const head = host.head();
-    const expectedLastSeq = this.consumedSeq;
-    const proposal = proposeBlock(this.options, head, txs, this.now());
-    const inFlight: { proposal: BlockProposal; seq?: number } = { proposal };
-    this.inFlight = inFlight;
-    this.publishedAt = performance.now();
+    if (!this.host || this.queue.length === 0 || !this.mayPropose()) return;
+    // Right after the last message received: JetStream appends it there or nowhere.
+    const expectedLastSeq = this.acceptedSeq;
+    const proposal = proposeBlock(this.options, { slot: expectedLastSeq + 1, minTime: this.lastSeenTime }, this.takeBatch(), this.now());
+    this.publishing = proposal;
+    const started = performance.now();
     try {
       const ack = await this.js!.publish(this.subject, encodeProposal(proposal), {
         expect: { lastSequence: expectedLastSeq, streamName: this.stream },
@@ -556,46 +523,53 @@ export class JetStreamSequencer implements Sequencer {
         timeout: 2000,
       });
       this.stats.proposed++;
-      this.timing('publishAckMs', performance.now() - this.publishedAt);
-      if (this.inFlight === inFlight) {
-        if (ack.seq <= this.consumedSeq) this.inFlight = undefined; // already consumed (and committed) meanwhile
-        else inFlight.seq = ack.seq;
+      this.timing('publishAckMs', performance.now() - started);
+      this.lastSeenTime = Math.max(this.lastSeenTime, proposal.header.time);
+      // Already received (the ack came after the message itself) or already committed: nothing to track.
+      if (ack.seq > this.consumedSeq) {
+        this.outstanding.set(ack.seq, proposal);
+        this.publishedAt.set(ack.seq, started);
       }
+      this.knownStreamSeq = Math.max(this.knownStreamSeq, ack.seq);
+      this.publishing = undefined;
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
-        // Another peer's proposal got this slot: ours was not appended. Propose again after consuming theirs.
+        // Another peer's proposal got this position: ours was not appended. Propose again once we have received it.
         this.stats.lostRaces++;
-        this.nc?.publish(waitingSubjectOf(this.options.chain), this.options.proposerDid);
         this.knownStreamSeq = Math.max(this.knownStreamSeq, expectedLastSeq + 1);
-        if (this.inFlight === inFlight) this.inFlight = undefined;
-        this.requeue(txs);
+        this.publishing = undefined;
+        this.requeue(proposal.txs);
       } else {
-        // Timeout or lost connection: the block may or may not be on the stream. Find out before retrying.
+        // Timeout or lost connection: the proposal may or may not be on the stream. Find out before retrying.
         this.stats.unknownOutcomes++;
-        if (!this.stopped) host.onError(new CodedError('SEQUENCER_FAULT', `proposing failed: ${(err as Error).message}`));
-        await this.resolveUnknownOutcome(inFlight);
+        if (!this.stopped) this.host.onError(new CodedError('SEQUENCER_FAULT', `proposing failed: ${(err as Error).message}`));
+        await this.resolveUnknownOutcome(proposal);
       }
-    } finally {
-      this.publishing = false;
     }
-    if (this.queue.length > 0 && !this.inFlight) this.cutSoon(0);
+    if (this.queue.length > 0 && !this.timer && this.mayPropose()) this.cutSoon(0);
   }
 
-  /** Learns the stream's end, consumes up to it, and puts the txs back if the proposal did not land. */
-  private async resolveUnknownOutcome(inFlight: { proposal: BlockProposal }): Promise<void> {
+  /**
+   * Learns the stream's end and receives up to it; the proposal landed if it was received at its slot (accept()
+   * moves it to `outstanding` then), else its txs are queued again. It can land nowhere else, and once the stream
+   * has passed its slot, not later either.
+   */
+  private async resolveUnknownOutcome(proposal: BlockProposal): Promise<void> {
+    const slot = proposal.header.slot;
     while (!this.stopped) {
       try {
         const last = (await this.jsm!.streams.info(this.stream)).state.last_seq;
         this.knownStreamSeq = Math.max(this.knownStreamSeq, last);
-        break;
+        if (last < slot || this.acceptedSeq >= slot) break;
       } catch {
-        await sleep(250);
+        // the cluster is electing a leader: ask again
       }
+      await sleep(250);
     }
-    await this.whenCaughtUp();
-    if (this.inFlight === inFlight) {
-      this.inFlight = undefined;
-      this.requeue(inFlight.proposal.txs);
+    if (this.publishing === proposal) {
+      this.publishing = undefined;
+      // Not received at its slot by now (the stream ends before it, or another message holds it): not appended.
+      if (![...this.outstanding.values()].includes(proposal)) this.requeue(proposal.txs);
     }
   }
 }

@@ -6,7 +6,7 @@ import { BlockExecutor, type ExecutedBlock, type Personality, type TxResult } fr
 import { inclusionProof } from './merkle.js';
 import type { Sequencer } from './sequencer.js';
 import type { SignatureVerifier } from './signature-pool.js';
-import type { Head, SqliteStore } from './sqlite-store.js';
+import { headOf, type Head, type SqliteStore } from './sqlite-store.js';
 import { checkValidityWindow, parseSignedTx, signatureBytes, txSigningMessage, type ParsedTx, type TxLimits } from './tx.js';
 
 export interface LedgerOptions {
@@ -218,7 +218,7 @@ export class Ledger extends EventEmitter {
       throw err;
     }
     const { header } = executed;
-    this.cachedHead = { height: header.height, hash: executed.hash, stateHash: header.stateHash, time: header.time };
+    this.cachedHead = headOf(header.height, executed.hash, header);
     executed.results.forEach((result, index) => {
       const id = executed.txs[index]!.id;
       this.verified.delete(id);

@@ -35,13 +35,13 @@ export function decodeProposal(bytes: Uint8Array, limits: TxLimits): BlockPropos
   const o = raw as { header?: Record<string, unknown>; proposerSig?: unknown; txs?: unknown };
   const h = o?.header;
   if (!h || typeof h !== 'object' || typeof o.proposerSig !== 'string' || !Array.isArray(o.txs)) throw malformed('missing fields');
-  const { chain, height, prevHash, time, proposer, txRoot, txCount } = h;
-  if (typeof chain !== 'string' || typeof prevHash !== 'string' || typeof proposer !== 'string' || typeof txRoot !== 'string') {
+  const { chain, slot, time, proposer, txRoot, txCount } = h;
+  if (typeof chain !== 'string' || typeof proposer !== 'string' || typeof txRoot !== 'string') {
     throw malformed('header fields have the wrong type');
   }
-  if (!isInt(height) || !isInt(time) || !isInt(txCount) || Object.keys(h).length !== 7) throw malformed('header fields have the wrong type');
-  // Rebuilt field by field so that what is signed and hashed is exactly the seven header fields.
-  const header: ProposalHeader = { chain, height, prevHash, time, proposer, txRoot, txCount };
+  if (!isInt(slot) || !isInt(time) || !isInt(txCount) || Object.keys(h).length !== 6) throw malformed('header fields have the wrong type');
+  // Rebuilt field by field so that what is signed and hashed is exactly the six header fields.
+  const header: ProposalHeader = { chain, slot, time, proposer, txRoot, txCount };
   try {
     return { header, proposerSig: o.proposerSig, txs: o.txs.map((t) => parseSignedTx(t, limits)) };
   } catch (err) {

@@ -75,7 +75,9 @@ export class SoloSequencer implements Sequencer {
     this.committing = true;
     const txs = this.queue.splice(0, this.maxTxs);
     try {
-      await host.commit(proposeBlock(this.options, host.head(), txs, this.now()));
+      const head = host.head();
+      // Solo: the slot is the height (one proposer, nothing skipped).
+      await host.commit(proposeBlock(this.options, { slot: head.slot + 1, minTime: head.time }, txs, this.now()));
     } catch (err) {
       host.onError(err as Error);
     } finally {

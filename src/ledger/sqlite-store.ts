@@ -43,10 +43,13 @@ export interface Head {
   hash: string;
   stateHash: string;
   time: number;
+  /** The head block's position in the sequencer's order (BlockHeader.slot). */
+  slot: number;
 }
 
 /** Bumped whenever the tables change; a database of another version is refused rather than misread. */
-const SCHEMA_VERSION = 1;
+// 2: block headers carry the proposal's slot; the proposal no longer names the previous block (pipelined proposals).
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
@@ -210,7 +213,7 @@ export class SqliteStore implements StateReader {
     const row = this.stmts.headBlock.get();
     if (!row) return undefined;
     const header = JSON.parse(row.header) as BlockHeader;
-    return { height: row.height, hash: row.hash, stateHash: header.stateHash, time: header.time };
+    return headOf(row.height, row.hash, header);
   }
 
   getBlock(height: number): { hash: string; header: BlockHeader; headerText: string } | undefined {
@@ -320,6 +323,11 @@ export class SqliteStore implements StateReader {
     const order = { state: 'key', history: 'key, height, idx', idx: 'name, term, key' }[table];
     return this.db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).iterate() as IterableIterator<Record<string, unknown>>;
   }
+}
+
+/** The head a block makes (what the next block is checked against). */
+export function headOf(height: number, hash: string, header: BlockHeader): Head {
+  return { height, hash, stateHash: header.stateHash, time: header.time, slot: header.slot };
 }
 
 function readHistoryPolicy(db: Database.Database): string[] {

@@ -1,8 +1,8 @@
-import { verifyCheckpoint, type BlockHeader, type BlockProposal, type Checkpoint, type ProposalHeader } from './block.js';
+import { proposalHeaderOf, verifyCheckpoint, type BlockHeader, type BlockProposal, type Checkpoint } from './block.js';
 import { CodedError } from './errors.js';
 import { BlockExecutor, type Personality } from './executor.js';
 import type { SignatureVerifier } from './signature-pool.js';
-import { SqliteStore, type Head } from './sqlite-store.js';
+import { headOf, SqliteStore, type Head } from './sqlite-store.js';
 import { parseStoredTx, signatureBytes, txSigningMessage, type ParsedTx, type TxLimits } from './tx.js';
 
 /**
@@ -71,7 +71,7 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
     replay.commitBlock(genesis);
     blocks++;
 
-    let head: Head = { height: 0, hash: genesis.hash, stateHash: genesis.header.stateHash, time: genesis.header.time };
+    let head: Head = headOf(0, genesis.hash, genesis.header);
     // Signature checks for the next blocks run in the worker pool while this one executes.
     const ahead: Array<LoadedBlock | { failed: Error }> = [];
     let nextToLoad = 1;
@@ -98,7 +98,7 @@ export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport
       compareBlock(height, executed.hash, executed.header, block);
       // The replay store needs tx ids (duplicate checks), not their bodies: already compared above.
       replay.commitBlock({ ...executed, txs: executed.txs.map((t) => ({ ...t, body: '', result: '' })) });
-      head = { height, hash: executed.hash, stateHash: executed.header.stateHash, time: executed.header.time };
+      head = headOf(height, executed.hash, executed.header);
       blocks++;
       txCount += executed.txs.length;
       options.onProgress?.(height, storedHead.height);
@@ -185,15 +185,7 @@ function loadBlock(store: SqliteStore, height: number, options: VerifyOptions): 
     if (tx.id !== row.id) throw new Mismatch(height, `tx ${i} id does not match its contents`);
     return tx;
   });
-  const proposalHeader: ProposalHeader = {
-    chain: header.chain,
-    height: header.height,
-    prevHash: header.prevHash,
-    time: header.time,
-    proposer: header.proposer,
-    txRoot: header.txRoot,
-    txCount: header.txCount,
-  };
+  const proposalHeader = proposalHeaderOf(header);
   const signatures = options.verifier.verifyMany(
     txs.map((tx) => ({ publicKey: tx.signerPublicKey, message: txSigningMessage(tx.envelopeBytes), signature: signatureBytes(tx.signed) })),
   );

@@ -66,8 +66,7 @@ export function buildProposal(
 ): BlockProposal {
   const header: ProposalHeader = {
     chain: CHAIN,
-    height: head.height + 1,
-    prevHash: head.hash,
+    slot: head.slot + 1,
     time: Math.max(head.time, GENESIS_TIME) + 60_000,
     proposer: signer.did,
     txRoot: txRootOf(txs.map((t) => t.id)),

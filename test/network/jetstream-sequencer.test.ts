@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Ed25519Signer } from '../../src/crypto/index.js';
 import { DEMO_INSTITUTIONS, demoHandle, demoIdentity, DEMO_CHAIN_ID } from '../../src/demo/index.js';
 import { admin, LEAD } from '../helpers/test-node.js';
-import { blocksSubjectOf, InlineSignatureVerifier, encodeProposal, parseSignedTx, signProposal, txRootOf, verifyLedger, type ProposalHeader } from '../../src/ledger/index.js';
+import { blocksSubjectOf, InlineSignatureVerifier, encodeProposal, parseSignedTx, signProposal, streamNameOf, txRootOf, verifyLedger, type ProposalHeader } from '../../src/ledger/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
 import { enrolRegistrar, institutionAt, newPatientTx, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
 
 /**
  * Three institution nodes ordering blocks over a 3-server JetStream cluster (replicas = 3), in one process.
- * Every node proposes its own users' txs at the same time, so proposals race for each height.
+ * Every node proposes its own users' txs at the same time, so proposals race for each stream position.
  */
 
 let nats: Awaited<ReturnType<typeof startTestNatsCluster>>;
@@ -75,20 +75,20 @@ describe('jetstream sequencer', () => {
     const nc = await connect({ servers: nats.cluster.urls() });
     const js = jetstream(nc);
     const subject = blocksSubjectOf(DEMO_CHAIN_ID);
-    await js.publish(subject, 'not a block');
+    const malformed = await js.publish(subject, 'not a block');
     const stranger = demoIdentity('stranger@nowhere');
     const tx = parseSignedTx(newPatientTx(), { maxTxBytes: 65536, maxValidityMs: 86_400_000 });
-    const head = peers[0]!.ledger.head();
     const header: ProposalHeader = {
       chain: DEMO_CHAIN_ID,
-      height: head.height + 1,
-      prevHash: head.hash,
+      slot: malformed.seq + 1,
       time: Date.now(),
       proposer: stranger.did,
       txRoot: txRootOf([tx.id]),
       txCount: 1,
     };
-    await js.publish(subject, encodeProposal({ header, proposerSig: signProposal(header, new Ed25519Signer(stranger.signing.seed)), txs: [tx] }));
+    await js.publish(subject, encodeProposal({ header, proposerSig: signProposal(header, new Ed25519Signer(stranger.signing.seed)), txs: [tx] }), {
+      expect: { lastSequence: malformed.seq },
+    });
     await nc.close();
     // The chain goes on after the two bad messages, on every peer.
     const r = await peers[1]!.submit(newPatientTx());
@@ -108,16 +108,20 @@ describe('jetstream sequencer', () => {
     const honest = parseSignedTx(newPatientTx(), limits);
     const proposer = demoIdentity(demoHandle.node(institutionAt(1)));
     const head = peers[0]!.ledger.head();
+    const last = (await (await jetstreamManager(nc)).streams.info(streamNameOf(DEMO_CHAIN_ID))).state.last_seq;
     const header: ProposalHeader = {
       chain: DEMO_CHAIN_ID,
-      height: head.height + 1,
-      prevHash: head.hash,
+      slot: last + 1,
       time: Date.now(),
       proposer: proposer.did,
       txRoot: txRootOf([forged.id, honest.id]),
       txCount: 2,
     };
-    await js.publish(blocksSubjectOf(DEMO_CHAIN_ID), encodeProposal({ header, proposerSig: signProposal(header, new Ed25519Signer(proposer.signing.seed)), txs: [forged, honest] }));
+    const message = encodeProposal({ header, proposerSig: signProposal(header, new Ed25519Signer(proposer.signing.seed)), txs: [forged, honest] });
+    const skippedBefore = peers.map((p) => (p.status().sequencerStatus as { skipped: number }).skipped);
+    await js.publish(blocksSubjectOf(DEMO_CHAIN_ID), message, { expect: { lastSequence: last } });
+    // The same signed proposal again, at the next position: a copy, skipped by every peer (its slot is taken).
+    await js.publish(blocksSubjectOf(DEMO_CHAIN_ID), message);
     await nc.close();
     await waitForAgreement(peers, head.height + 1);
     for (const p of peers) {
@@ -126,8 +130,16 @@ describe('jetstream sequencer', () => {
         [false, 'TX_BAD_SIGNATURE'],
         [true, 'ok'],
       ]);
-      expect(p.ledger.head().hash).toBe(peers[0]!.ledger.head().hash);
     }
+    // The next block comes after the copy: the chain went on, with the copy skipped once on every peer.
+    const r = await peers[0]!.submit(newPatientTx());
+    expect(r.height).toBe(head.height + 2);
+    await waitForAgreement(peers, r.height);
+    peers.forEach((p, i) => {
+      expect((p.status().sequencerStatus as { skipped: number }).skipped).toBe(skippedBefore[i]! + 1);
+      expect(p.ledger.store.getBlock(r.height)!.header.slot).toBe(last + 3);
+      expect(p.ledger.head().hash).toBe(peers[0]!.ledger.head().hash);
+    });
   }, 30_000);
 
   it('a peer that was closed catches up from the stream on reopening', async () => {
