@@ -7,7 +7,7 @@ import { peerStatus, submitOne, type NodeProcessHandle } from './node-processes.
 import { percentile, round, type Log } from './util.js';
 
 /**
- * Cross-institution read of a ~100 KB record (issue #4): a doctor at institution B reads, through B's node, an
+ * Cross-institution read of a record of just over 100 KiB (issue #4): a doctor at institution B reads, through B's node, an
  * Observation held in institution A's vault. Each read is the whole exchange path: B's node relays the doctor's
  * signed request to A's node over HTTP; A checks consent on its ledger copy, commits the access entry (a block on
  * the JetStream cluster), re-wraps the record key for the doctor and returns ciphertext with proofs; B verifies
@@ -55,7 +55,8 @@ export async function crossInstitutionRead(custodian: NodeProcessHandle, reader:
     scope: { resourceTypes: ['Observation'] },
     period: {},
   });
-  const record = bigObservation(PATIENT_ID, 1);
+  // 22 notes: just over 100 KiB of FHIR JSON, the size the issue names.
+  const record = bigObservation(PATIENT_ID, 1, 22);
   const written = await signedFetch(custodian, author, 'POST', '/fhir/R4/Observation', record);
   if (written.status !== 201) throw new Error(`writing the record at ${custodian.institution} failed: ${written.status} ${written.text.slice(0, 300)}`);
   const id = /\/Observation\/([^/]+)\/_history\//.exec(written.location ?? '')?.[1];

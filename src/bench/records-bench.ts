@@ -42,7 +42,8 @@ class Tx {
 const patientIdOf = (i: number) => `P${i.toString(32).toUpperCase().replace(/[0189]/g, 'A').padStart(26, 'B')}`.slice(0, 27);
 
 /** A ~100 KB Observation: a lab panel with long interpretation notes (the kind of report that is large). */
-export function bigObservation(pid: string, n: number): Record<string, unknown> {
+/** A lab Observation of about 4.7 KiB per note: 20 notes (the default) make ~94 KiB, 22 make ~104 KiB. */
+export function bigObservation(pid: string, n: number, notes = 20): Record<string, unknown> {
   const note = '检验结果提示糖化血红蛋白升高，建议调整降糖方案并于三个月后复查。'.repeat(50);
   return {
     resourceType: 'Observation',
@@ -52,7 +53,7 @@ export function bigObservation(pid: string, n: number): Record<string, unknown> 
     subject: { reference: `Patient/${pid}` },
     effectiveDateTime: '2026-05-20T09:30:00+08:00',
     valueQuantity: { value: 7 + (n % 20) / 10, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
-    note: Array.from({ length: 20 }, (_, i) => ({ text: `${i}: ${note}` })),
+    note: Array.from({ length: notes }, (_, i) => ({ text: `${i}: ${note}` })),
   };
 }
 

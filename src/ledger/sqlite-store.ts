@@ -48,7 +48,8 @@ export interface Head {
 }
 
 /** Bumped whenever the tables change; a database of another version is refused rather than misread. */
-// 2: block headers carry the proposal's slot; the proposal no longer names the previous block (pipelined proposals).
+// 2: block headers carry the proposal's slot, the proposal no longer names the previous block (pipelined
+// proposals); `history` holds only versions that are no longer current.
 const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
@@ -153,9 +154,12 @@ export class SqliteStore implements StateReader {
       ),
       deleteState: db.prepare('DELETE FROM state WHERE key = ?'),
       insertHistory: db.prepare('INSERT INTO history (key, height, idx, value) VALUES (?, ?, ?, ?)'),
-      historyOf: db.prepare<[string, number], { height: number; idx: number; value: string | null }>(
-        'SELECT height, idx, value FROM history WHERE key = ? ORDER BY height DESC, idx DESC LIMIT ?',
+      // The current version (state) first, then the superseded ones and deletions (history).
+      historyOf: db.prepare<[string, string, number], { height: number; idx: number; value: string | null }>(
+        'SELECT height, idx, value FROM state WHERE key = ? UNION ALL SELECT height, idx, value FROM history WHERE key = ? ORDER BY height DESC, idx DESC LIMIT ?',
       ),
+      // Moves the committed version of a key into history before it is overwritten or deleted.
+      supersede: db.prepare('INSERT INTO history (key, height, idx, value) SELECT key, height, idx, value FROM state WHERE key = ?'),
       indexLookup: db.prepare<[string, string, string, number], StateEntry>(
         'SELECT s.key AS key, s.value AS value FROM idx i JOIN state s ON s.key = i.key WHERE i.name = ? AND i.term = ? AND i.key > ? ORDER BY i.key LIMIT ?',
       ),
@@ -265,9 +269,9 @@ export class SqliteStore implements StateReader {
     return this.stmts.indexLookup.all(index, term, options.after ?? '', clampLimit(options.limit));
   }
 
-  /** Past values of a key, newest first (null = deleted at that version). */
+  /** Every version of a key, newest first, the current one included (null = deleted at that version). */
   history(key: string, limit = 100): Array<{ height: number; index: number; value: string | null }> {
-    return this.stmts.historyOf.all(key, limit).map((r) => ({ height: r.height, index: r.idx, value: r.value }));
+    return this.stmts.historyOf.all(key, key, limit).map((r) => ({ height: r.height, index: r.idx, value: r.value }));
   }
 
   /** Commits one block atomically: header, txs, state, history and indexes. */
@@ -278,15 +282,24 @@ export class SqliteStore implements StateReader {
       for (const tx of commit.txs) {
         this.stmts.insertTx.run(header.height, tx.index, Buffer.from(tx.id, 'hex'), tx.body, tx.result, tx.sigOk ? 1 : 0);
       }
+      // History keeps the versions that are no longer current: the committed one a write supersedes, earlier writes
+      // of the same key in this block, and deletions. The current version lives only in `state`, so a key written
+      // once (most are) costs one row, not two.
       const finalWrites = new Map<string, StateWrite>();
       for (const w of commit.writes) {
-        if (this.keepsHistory(w.key)) this.stmts.insertHistory.run(w.key, header.height, w.txIndex, w.value);
+        if (this.keepsHistory(w.key)) {
+          const earlier = finalWrites.get(w.key);
+          if (earlier) this.stmts.insertHistory.run(w.key, header.height, earlier.txIndex, earlier.value);
+          else this.stmts.supersede.run(w.key);
+        }
         finalWrites.set(w.key, w);
       }
       for (const w of finalWrites.values()) {
         this.updateIndexes(w.key, w.value);
-        if (w.value === null) this.stmts.deleteState.run(w.key);
-        else this.stmts.upsertState.run(w.key, w.value, header.height, w.txIndex);
+        if (w.value === null) {
+          if (this.keepsHistory(w.key)) this.stmts.insertHistory.run(w.key, header.height, w.txIndex, null);
+          this.stmts.deleteState.run(w.key);
+        } else this.stmts.upsertState.run(w.key, w.value, header.height, w.txIndex);
       }
     })();
     // Only after the transaction committed: a failed commit must leave the cache as the database is.

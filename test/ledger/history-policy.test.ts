@@ -44,12 +44,11 @@ describe('history policy', () => {
       expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/ev/' AND key < 'drug/ev/\x7f'")).toBe(0);
       expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/ship/' AND key < 'drug/ship/\x7f'")).toBe(1);
       expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/ship/' AND key < 'drug/ship/\x7f'")).toBe(0);
-      // The stock counters (written by commissioning, shipping and receiving) keep every version.
-      expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/stock/' AND key < 'drug/stock/\x7f'")).toBeGreaterThanOrEqual(3);
-      // Every non-exempt state row has its latest version in history.
-      expect(
-        count(db, "SELECT count(*) AS n FROM state s WHERE s.key NOT LIKE 'drug/code/%' AND s.key NOT LIKE 'drug/ev/%' AND s.key NOT LIKE 'drug/ship/%' AND NOT EXISTS (SELECT 1 FROM history h WHERE h.key = s.key AND h.height = s.height AND h.idx = s.idx)"),
-      ).toBe(0);
+      // The stock counters (written by commissioning, shipping and receiving) keep every superseded version: the
+      // maker's row from commissioning (superseded by shipping), the pharmacy's in-transit row (superseded by receiving).
+      expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/stock/' AND key < 'drug/stock/\x7f'")).toBeGreaterThanOrEqual(2);
+      // History holds no current version (that is the state row) and no version newer than the current one.
+      expect(count(db, 'SELECT count(*) AS n FROM history h JOIN state s ON s.key = h.key AND (h.height > s.height OR (h.height = s.height AND h.idx >= s.idx))')).toBe(0);
     } finally {
       db.close();
     }
@@ -68,6 +67,33 @@ describe('history policy', () => {
       expect(report.firstBadHeight).toBe(row.height);
     } finally {
       copy.remove();
+    }
+  });
+
+  it('keeps superseded versions and deletions in history and the current version only in state', () => {
+    const t = tempDir();
+    const store = new SqliteStore({ path: join(t.dir, 'ledger.db'), indexes: [] });
+    try {
+      const block = (height: number, writes: Array<[number, string, string | null]>) =>
+        store.commitBlock({
+          header: { height, slot: height } as never,
+          hash: String(height).padStart(64, '0'),
+          txs: [],
+          writes: writes.map(([txIndex, key, value]) => ({ txIndex, key, value })),
+        });
+      block(1, [[0, 'a/1', '"v1"'], [0, 'a/2', '"w1"'], [1, 'a/3', '"once"']]);
+      block(2, [[0, 'a/1', '"v2"'], [0, 'a/2', null], [3, 'a/1', '"v3"']]);
+      block(3, [[2, 'a/2', '"w2"']]);
+      expect(store.history('a/1').map((v) => [v.height, v.index, v.value])).toEqual([[2, 3, '"v3"'], [2, 0, '"v2"'], [1, 0, '"v1"']]);
+      expect(store.history('a/2').map((v) => [v.height, v.index, v.value])).toEqual([[3, 2, '"w2"'], [2, 0, null], [1, 0, '"w1"']]);
+      expect(store.history('a/3').map((v) => [v.height, v.index, v.value])).toEqual([[1, 1, '"once"']]);
+      expect(store.history('a/1', 2)).toHaveLength(2);
+      // A key written once has no history row; the current version of every key is its state row only.
+      expect(count(store.db, "SELECT count(*) AS n FROM history WHERE key = 'a/3'")).toBe(0);
+      expect(count(store.db, 'SELECT count(*) AS n FROM history')).toBe(4);
+    } finally {
+      store.close();
+      t.remove();
     }
   });
 
