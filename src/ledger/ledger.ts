@@ -77,6 +77,8 @@ export class Ledger extends EventEmitter {
   private static readonly PRECHECK_LIMIT = 100_000;
   private cachedHead: Head;
   private commitChain: Promise<void> = Promise.resolve();
+  /** Resolves once the last committed block is durable and published (receipts, event, checkpoint). */
+  private durable: Promise<void> = Promise.resolve();
   private running = false;
   lastFault: { at: number; message: string } | undefined;
 
@@ -101,6 +103,7 @@ export class Ledger extends EventEmitter {
         store.setMeta('genesis', canonicalJson(genesis.document));
         store.commitBlock(block);
       })();
+      await store.sync();
       head = store.head()!;
     } else if (store.getMeta('chain') !== options.chain) {
       throw new CodedError('WRONG_DATA_DIR', `the store holds chain ${store.getMeta('chain')}, not ${options.chain}`);
@@ -201,7 +204,12 @@ export class Ledger extends EventEmitter {
     return run;
   }
 
-  /** Stage two: check, execute and durably commit a proposal, then notify submitters. */
+  /**
+   * Stage two: check, execute and commit a proposal. Resolves once the block is committed to the database, so the
+   * sequencer can hand over the next one; its submitters hear of it, and its 'block' event and checkpoint follow,
+   * once the block is also on disk (`SqliteStore.sync`, an fsync off this thread shared by the blocks committed
+   * meanwhile). Blocks become durable in height order, so receipts and events keep that order.
+   */
   private async commit(proposal: BlockProposal): Promise<void> {
     let executed: ExecutedBlock;
     try {
@@ -219,13 +227,30 @@ export class Ledger extends EventEmitter {
     }
     const { header } = executed;
     this.cachedHead = headOf(header.height, executed.hash, header);
+    for (const tx of executed.txs) this.verified.delete(tx.id);
+    this.durable = this.store.sync().then(
+      () => this.published(executed),
+      (err: Error) => this.notDurable(executed, err),
+    );
+  }
+
+  /** Stage three for a durable block: receipts, the 'block' event, a checkpoint when due. */
+  private published(executed: ExecutedBlock): void {
+    const { header } = executed;
     executed.results.forEach((result, index) => {
       const id = executed.txs[index]!.id;
-      this.verified.delete(id);
       this.settle(id, { id, height: header.height, index, blockHash: executed.hash, result });
     });
     this.emit('block', executed);
-    this.maybeCheckpoint();
+    this.maybeCheckpoint(headOf(header.height, executed.hash, header));
+  }
+
+  /** The block is committed but its fsync failed: its submitters cannot be told it is durable. */
+  private notDurable(executed: ExecutedBlock, err: Error): void {
+    this.fault(new CodedError('STORAGE_FAULT', `block ${executed.header.height} is committed but not known to be on disk: ${err.message}`));
+    for (const tx of executed.txs) {
+      this.settle(tx.id, undefined, new CodedError(LedgerCodes.COMMIT_TIMEOUT, 'committed but not confirmed on disk; query the tx id later'));
+    }
   }
 
   private async signaturesOf(txs: ParsedTx[]): Promise<boolean[]> {
@@ -249,10 +274,9 @@ export class Ledger extends EventEmitter {
     else w.reject(err ?? new Error('not committed'));
   }
 
-  /** Stage three: publish a signed checkpoint of the head every `checkpointInterval` blocks. */
-  private maybeCheckpoint(): void {
+  /** Publishes a signed checkpoint of a durable head every `checkpointInterval` blocks. */
+  private maybeCheckpoint(head: Head): void {
     const interval = this.options.checkpointInterval ?? 10;
-    const head = this.cachedHead;
     if (head.height % interval !== 0) return;
     const checkpoint = signCheckpoint(
       { chain: this.chain, height: head.height, blockHash: head.hash, stateHash: head.stateHash, signer: this.options.node.did },
@@ -294,8 +318,9 @@ export class Ledger extends EventEmitter {
     this.running = false;
     const leftovers = await this.options.sequencer.stop();
     await this.commitChain;
+    await this.durable;
     for (const tx of leftovers) this.settle(tx.id, undefined, new CodedError(LedgerCodes.NODE_STOPPED, 'node stopped before commit'));
     for (const id of [...this.waiters.keys()]) this.settle(id, undefined, new CodedError(LedgerCodes.NODE_STOPPED, 'node stopped'));
-    this.store.close();
+    await this.store.close();
   }
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { CodedError } from './errors.js';
 import type { BlockHeader, Checkpoint } from './block.js';
 import { clampLimit, type IndexSpec, type RangeOptions, type StateEntry, type StateReader } from './state.js';
+import { BackgroundCheckpointer, WalSyncer } from './wal-durability.js';
 
 /**
  * The block store and world state of one peer, in one SQLite database (WAL).
@@ -80,7 +81,11 @@ export interface SqliteStoreOptions {
   path: string;
   /** Declared by the contracts; maintained on every commit. */
   indexes: readonly IndexSpec[];
-  /** 'full' (default) makes every commit durable before it returns. */
+  /**
+   * 'full' (default): `sync()` resolves once every block committed before it is on disk (the log is fsynced off
+   * the JS thread, see wal-durability.ts); 'normal': durable at checkpoints only (SQLite's NORMAL: a power cut may
+   * lose the last commits); 'off': never synced (scratch databases).
+   */
   synchronous?: 'full' | 'normal' | 'off';
   readonly?: boolean;
   /**
@@ -106,11 +111,23 @@ export class SqliteStore implements StateReader {
   /** This database's history policy (see SqliteStoreOptions.historyExempt). */
   readonly historyExempt: readonly string[];
 
+  private readonly walSyncer: WalSyncer | undefined;
+  private readonly checkpointer: BackgroundCheckpointer | undefined;
+
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path, { readonly: options.readonly ?? false });
+    const mode = options.synchronous ?? 'full';
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
+      // FULL durability is ours (sync()), so SQLite itself never waits for the disk inside COMMIT.
+      this.db.pragma(`synchronous = ${mode === 'off' ? 'OFF' : 'NORMAL'}`);
+    }
+    const onDisk = !options.readonly && options.path !== ':memory:' && options.path !== '';
+    if (onDisk && mode === 'full') this.walSyncer = new WalSyncer(`${options.path}-wal`);
+    if (onDisk && mode !== 'off') {
+      this.checkpointer = new BackgroundCheckpointer(options.path, (message) => this.onCheckpointError?.(message));
+      // Still checkpoint on this thread past ~40 MiB of log: bounds the log if the worker falls behind.
+      this.db.pragma('wal_autocheckpoint = 10000');
     }
     const created = this.checkSchemaVersion(options.readonly ?? false);
     if (created) {
@@ -201,8 +218,31 @@ export class SqliteStore implements StateReader {
     return true;
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** Called with the message of a failed background checkpoint (the node logs it; the next one retries). */
+  onCheckpointError: ((message: string) => void) | undefined;
+
+  /**
+   * Resolves once every block committed before the call is durable (fsync of the log on libuv's thread pool;
+   * concurrent calls share one). Immediate unless the store was opened with `synchronous: 'full'`.
+   */
+  sync(): Promise<void> {
+    return this.walSyncer?.sync() ?? Promise.resolve();
+  }
+
+  /**
+   * Closes the database — at once when nothing runs beside it (read-only, in memory, 'off'), else after the syncs
+   * under way (pending receipts) and the checkpoint worker.
+   */
+  close(): Promise<void> {
+    if (!this.walSyncer && !this.checkpointer) {
+      if (this.db.open) this.db.close();
+      return Promise.resolve();
+    }
+    return (async () => {
+      await this.walSyncer?.close();
+      await this.checkpointer?.close();
+      if (this.db.open) this.db.close();
+    })();
   }
 
   getMeta(key: string): string | undefined {
@@ -304,6 +344,7 @@ export class SqliteStore implements StateReader {
     })();
     // Only after the transaction committed: a failed commit must leave the cache as the database is.
     for (const w of commit.writes) if (this.cache.has(w.key)) this.cache.set(w.key, w.value);
+    this.checkpointer?.request();
   }
 
   /**

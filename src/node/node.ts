@@ -160,6 +160,8 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     historyExempt: runtime.historyExempt,
     synchronous: config.synchronous ?? 'full',
   });
+  // A failed background checkpoint leaves the log longer until the next succeeds (or the commit path checkpoints).
+  store.onCheckpointError = (message) => logger.warn({ err: message }, 'background WAL checkpoint failed');
   const limits: TxLimits = genesis.limits;
   const signer = new Ed25519Signer(config.identity.signing.seed);
   const seqConfig = config.sequencer ?? { kind: 'solo' };
@@ -195,7 +197,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
       { document: genesis, time: genesis.time },
     );
   } catch (err) {
-    store.close();
+    await store.close();
     await verifier.close();
     throw err;
   }

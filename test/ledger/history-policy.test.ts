@@ -70,7 +70,7 @@ describe('history policy', () => {
     }
   });
 
-  it('keeps superseded versions and deletions in history and the current version only in state', () => {
+  it('keeps superseded versions and deletions in history and the current version only in state', async () => {
     const t = tempDir();
     const store = new SqliteStore({ path: join(t.dir, 'ledger.db'), indexes: [] });
     try {
@@ -92,25 +92,25 @@ describe('history policy', () => {
       expect(count(store.db, "SELECT count(*) AS n FROM history WHERE key = 'a/3'")).toBe(0);
       expect(count(store.db, 'SELECT count(*) AS n FROM history')).toBe(4);
     } finally {
-      store.close();
+      await store.close();
       t.remove();
     }
   });
 
-  it('is fixed when the database is created: reopening with another policy keeps it, and an older database keeps every version', () => {
+  it('is fixed when the database is created: reopening with another policy keeps it, and an older database keeps every version', async () => {
     const t = tempDir();
     try {
       const path = join(t.dir, 'ledger.db');
-      new SqliteStore({ path, indexes: [], historyExempt: ['b/', 'a/'] }).close();
+      await new SqliteStore({ path, indexes: [], historyExempt: ['b/', 'a/'] }).close();
       const reopened = new SqliteStore({ path, indexes: [], historyExempt: ['c/'] });
       expect(reopened.historyExempt).toEqual(['a/', 'b/']);
       expect([reopened.keepsHistory('a/1'), reopened.keepsHistory('b/1'), reopened.keepsHistory('c/1')]).toEqual([false, false, true]);
       reopened.db.prepare("DELETE FROM meta WHERE k = 'historyExempt'").run(); // as a database created before the policy existed
-      reopened.close();
+      await reopened.close();
       const old = new SqliteStore({ path, indexes: [], historyExempt: ['a/'] });
       expect(old.historyExempt).toEqual([]);
       expect(old.keepsHistory('a/1')).toBe(true);
-      old.close();
+      await old.close();
     } finally {
       t.remove();
     }

@@ -98,6 +98,30 @@ describe('submit and commit', () => {
     expect(seen.head).toBe(seen.receipt.height);
   });
 
+  it('answers only once the block is on disk: a committed block whose log fsync is pending has no receipt yet', async () => {
+    const { node } = await testNode();
+    const store = node.ledger.store;
+    const realSync = store.sync.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    store.sync = () => gate.then(realSync);
+    const h0 = node.ledger.head().height;
+    let answered = false;
+    const submitted = node.submit(enrolTx('dr-fsync')).then((r) => ((answered = true), r));
+    const blocks: number[] = [];
+    node.ledger.on('block', (b: { header: { height: number } }) => blocks.push(b.header.height));
+    while (node.ledger.head().height === h0) await sleep(2);
+    // Committed (visible to readers, the next block may build on it) but not yet acknowledged nor announced.
+    expect(store.getBlock(h0 + 1)).toBeDefined();
+    await sleep(50);
+    expect(answered).toBe(false);
+    expect(blocks).toEqual([]);
+    release();
+    okResult(await submitted);
+    expect(blocks).toEqual([h0 + 1]);
+    store.sync = realSync;
+  });
+
   it('each receipt is provable: inclusion proof against the txRoot of a signed header that hashes to the block hash', async () => {
     const { node } = await testNode();
     const receipts = await Promise.all(Array.from({ length: 7 }, (_, i) => node.submit(enrolTx(`dr-proof-${i}`))));
