@@ -86,6 +86,38 @@ function watchStalls(peers: NodeProcessHandle[]) {
   };
 }
 
+/**
+ * Samples every node's event-loop lag once a second (prom-client's `…eventloop_lag_max_seconds`, reset at each
+ * scrape): a node whose JS thread is blocked delays every tx it proposes, receives or answers, so the latency tail
+ * of a run can be told apart from queueing.
+ */
+function watchEventLoops(peers: NodeProcessHandle[]) {
+  const maxima = new Map<string, number[]>(peers.map((p) => [p.institution, []]));
+  let running = true;
+  const scrape = async (p: NodeProcessHandle) => {
+    const text = await (await fetch(`${p.url}/metrics`)).text();
+    const m = /^medchain_process_nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)$/m.exec(text);
+    if (m) maxima.get(p.institution)!.push(Number(m[1]) * 1000);
+  };
+  const loop = (async () => {
+    await Promise.all(peers.map((p) => scrape(p).catch(() => undefined))); // resets the windows
+    while (running) {
+      await sleep(1000);
+      await Promise.all(peers.map((p) => scrape(p).catch(() => undefined)));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    return Object.fromEntries(
+      [...maxima].map(([institution, values]) => {
+        const sorted = values.slice(1).sort((a, b) => a - b);
+        return [institution, { seconds: sorted.length, p50Ms: round(percentile(sorted, 50)), p90Ms: round(percentile(sorted, 90)), maxMs: round(sorted[sorted.length - 1] ?? Number.NaN) }];
+      }),
+    );
+  };
+}
+
 function countFailures(failed: Record<string, number>, code: string, n = 1): void {
   failed[code] = (failed[code] ?? 0) + n;
 }
@@ -139,6 +171,13 @@ async function peak(peers: NodeProcessHandle[], natsPids: number[], txs: SignedT
     blocks,
     avgTxsPerBlock: Math.round(committed / Math.max(1, blocks)),
   };
+}
+
+/** The p99 latency of the txs answered in each second of a run (a tail spread evenly, or in bursts?). */
+function p99BySecond(samples: Array<{ at: number; ms: number }>): number[] {
+  const seconds: number[][] = [];
+  for (const s of samples) (seconds[Math.floor(s.at / 1000)] ??= []).push(s.ms);
+  return [...seconds].map((v) => (v ? Math.round(percentile(v.sort((a, b) => a - b), 99)) : 0));
 }
 
 /**
@@ -233,7 +272,9 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
 
     const half = peakResult.committedTxPerSecOnEveryNode / 2;
     log(`cluster: latency at half of peak (${Math.round(half)} tx/s, batches every 20 ms)`);
-    const latency = (await openLoop(peers, make, half, quick ? 10 : 30)).stats;
+    const stopLagWatch = watchEventLoops(peers);
+    const latencyRun = await openLoop(peers, make, half, quick ? 10 : 30);
+    const latency = { ...latencyRun.stats, p99BySecondMs: p99BySecond(latencyRun.samples), eventLoopLagMaxPerSecond: await stopLagWatch() };
     log(`cluster: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ${JSON.stringify(latency.failed)}`);
 
     // Kill the stream leader under a moderate load: how long does no tx commit?
@@ -270,7 +311,12 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const caughtUpTxs = (db.prepare('SELECT count(*) AS n FROM txs').get() as { n: number }).n;
     db.close();
 
-    const sequencers = await Promise.all(peers.map(async (p) => ({ institution: p.institution, ...(await peerStatus(p.url)).sequencerStatus })));
+    const sequencers = await Promise.all(
+      peers.map(async (p) => {
+        const s = await peerStatus(p.url);
+        return { institution: p.institution, ...s.sequencerStatus, fsync: s.storage };
+      }),
+    );
     const failures = [peakResult.failed, latency.failed, failover.stats.failed].reduce((n, f) => n + Object.values(f).reduce((a, b) => a + b, 0), 0);
     if (failures > 0) keep = true;
     return {

@@ -130,6 +130,30 @@ async function growthRun(node: MedchainNode, make: () => SignedTx, count: number
   };
 }
 
+/**
+ * The fixed cost of a block: the same txs committed in blocks of 10, 100 and 1,000 (submitted `size` at a time, each
+ * group awaited), on a ledger that already holds `fill` txs. CPU is the whole process (the signature workers, the
+ * checkpoint worker and the fsync threads included; the txs are signed beforehand). Every commit rewrites the
+ * B-trees' interior pages and is fsynced, so small blocks cost more per tx — the reason the replicated sequencer
+ * commits runs of received blocks together.
+ */
+async function blockSizes(node: MedchainNode, make: () => SignedTx, fill: number, log: Log) {
+  for (let i = 0; i < fill; i += 2000) await Promise.all(Array.from({ length: Math.min(2000, fill - i) }, () => node.submit(make())));
+  const out: Array<{ txsPerBlock: number; blocks: number; cpuUsPerTx: number; wallMsPerBlock: number }> = [];
+  for (const size of [10, 100, 1000]) {
+    const txs = Array.from({ length: Math.max(3000, size * 10) }, make);
+    const h0 = node.ledger.head().height;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < txs.length; i += size) await Promise.all(txs.slice(i, i + size).map((t) => node.submit(t)));
+    const cpu = process.cpuUsage(cpu0);
+    const blocks = node.ledger.head().height - h0;
+    out.push({ txsPerBlock: size, blocks, cpuUsPerTx: Math.round((cpu.user + cpu.system) / txs.length), wallMsPerBlock: round((performance.now() - t0) / blocks, 2) });
+    log(`block size ${size}: ${out[out.length - 1]!.cpuUsPerTx} µs CPU per tx`);
+  }
+  return { ledgerTxsBefore: fill, bySize: out };
+}
+
 /** Runs `fn` on a fresh bench node (demo consortium seeded) in its own temp dir, then removes it. */
 async function withFreshNode<T>(fn: (node: MedchainNode, dir: string) => Promise<T>): Promise<T> {
   const dir = tempDir('medchain-bench-');
@@ -174,8 +198,11 @@ export async function runLedgerBench(options: { quick: boolean; log: Log }) {
   log(`latency: open loop at ${Math.round(throughput.txPerSec / 2)} tx/s`);
   const latency = await withFreshNode((node) => openLoop(node, make, throughput.txPerSec / 2, quick ? 5 : 20));
 
+  log('block sizes: the same txs in blocks of 10, 100 and 1,000');
+  const blockSize = await withFreshNode((node) => blockSizes(node, make, quick ? 10_000 : 50_000, log));
+
   const target = quick ? 100_000 : 1_000_000;
   log(`growth: committing ${target} txs`);
   const growth = await withFreshNode((node) => growthRun(node, make, target, log));
-  return { throughput, latency, verify, storage, growth };
+  return { throughput, latency, blockSize, verify, storage, growth };
 }

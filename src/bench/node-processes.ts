@@ -100,6 +100,7 @@ export interface PeerStatus {
   head: { height: number; hash: string; stateHash: string };
   pendingTxs: number;
   sequencerStatus?: Record<string, unknown>;
+  storage?: Record<string, unknown>;
 }
 
 export async function peerStatus(url: string): Promise<PeerStatus> {

@@ -1,6 +1,7 @@
 import type { BlockProposal } from './block.js';
 import type { Head } from './sqlite-store.js';
 import type { ParsedTx } from './tx.js';
+import type { ProposalRejected } from './executor.js';
 
 /**
  * Stage one of the pipeline: fixing the order of txs. A sequencer turns admitted txs into block proposals and
@@ -10,8 +11,17 @@ import type { ParsedTx } from './tx.js';
 export interface SequencerHost {
   /** The committed head that the next proposal must extend. */
   head(): Head;
-  /** Executes and durably commits a proposal; resolves once the block is durable. */
+  /**
+   * Executes and commits a proposal; resolves once it is committed (its submitters are answered once it is also on
+   * disk). Throws the ProposalRejected that kept it out of the chain.
+   */
   commit(proposal: BlockProposal): Promise<void>;
+  /**
+   * Executes and commits consecutive proposals in one database transaction; resolves with one outcome per proposal:
+   * undefined when it became a block, or the ProposalRejected that kept it out (the others are still committed).
+   * Rejects, committing none, on a storage failure.
+   */
+  commitMany(proposals: BlockProposal[]): Promise<Array<ProposalRejected | undefined>>;
   /**
    * Optional head start for a proposal that will be committed later (received, earlier blocks still executing):
    * starts the pure checks of its txs (signatures) so that commit finds them done.

@@ -229,6 +229,11 @@ export class SqliteStore implements StateReader {
     return this.walSyncer?.sync() ?? Promise.resolve();
   }
 
+  /** The log fsyncs so far (count, average, recent moving average and maximum, ms); undefined unless 'full'. */
+  syncStatus(): ReturnType<WalSyncer['status']> | undefined {
+    return this.walSyncer?.status();
+  }
+
   /**
    * Closes the database — at once when nothing runs beside it (read-only, in memory, 'off'), else after the syncs
    * under way (pending receipts) and the checkpoint worker.
@@ -314,7 +319,18 @@ export class SqliteStore implements StateReader {
     return this.stmts.historyOf.all(key, key, limit).map((r) => ({ height: r.height, index: r.idx, value: r.value }));
   }
 
-  /** Commits one block atomically: header, txs, state, history and indexes. */
+  /**
+   * Drops the cache of committed values: after an enclosing transaction (several blocks committed together) rolled
+   * back, it may hold values that were never committed.
+   */
+  forgetCachedValues(): void {
+    this.cache.clear();
+  }
+
+  /**
+   * Commits one block atomically: header, txs, state, history and indexes (inside an enclosing transaction, as a
+   * savepoint of it).
+   */
   commitBlock(commit: BlockCommit): void {
     const { header } = commit;
     this.db.transaction(() => {

@@ -26,8 +26,16 @@ export class WalSyncer {
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private closed = false;
+  private readonly stats = { fsyncs: 0, totalMs: 0, maxMs: 0, recentMs: 0 };
 
   constructor(private readonly walPath: string) {}
+
+  /** How many fsyncs ran and how long they took (a receipt waits for one: a slow disk shows here first). */
+  status(): { fsyncs: number; avgMs: number; recentMs: number; maxMs: number } {
+    const { fsyncs, totalMs, maxMs, recentMs } = this.stats;
+    const r = (n: number) => Math.round(n * 10) / 10;
+    return { fsyncs, avgMs: r(fsyncs ? totalMs / fsyncs : 0), recentMs: r(recentMs), maxMs: r(maxMs) };
+  }
 
   /** Resolves once everything written to the file before this call is on disk. */
   sync(): Promise<void> {
@@ -54,7 +62,13 @@ export class WalSyncer {
         reject(err as Error);
         return;
       }
+      const started = performance.now();
       fsync(fd, (err) => {
+        const ms = performance.now() - started;
+        this.stats.fsyncs++;
+        this.stats.totalMs += ms;
+        this.stats.maxMs = Math.max(this.stats.maxMs, ms);
+        this.stats.recentMs = this.stats.fsyncs === 1 ? ms : 0.9 * this.stats.recentMs + 0.1 * ms;
         this.inFlight = undefined;
         if (err) reject(err);
         else resolve();
@@ -78,7 +92,7 @@ const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
 let timer;
 // Requests within this many ms share one checkpoint: at dozens of small blocks a second, one per block would
-// copy and fsync the same interior pages over and over.
+// fsync twice per block and copy a page that several blocks changed once for each of them.
 const interval = workerData.coalesceMs;
 function run() {
   timer = undefined;
@@ -90,14 +104,14 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** Passive checkpoints of a WAL database on a worker thread, asked for after commits (coalesced over 50 ms). */
+/** Passive checkpoints of a WAL database on a worker thread, asked for after commits (coalesced over 250 ms). */
 export class BackgroundCheckpointer {
   private readonly worker: Worker;
   private closing: Promise<void> | undefined;
 
   constructor(path: string, onError: (message: string) => void) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { path, driver, coalesceMs: 50 } });
+    this.worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { path, driver, coalesceMs: 250 } });
     this.worker.unref();
     this.worker.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && 'error' in m) onError(String((m as { error: unknown }).error));

@@ -87,6 +87,8 @@ export interface NodeStatus {
   lastFault?: { at: number; message: string };
   /** Comparison of signed checkpoints across the consortium's nodes (jetstream only). */
   checkpoints?: { agreement: boolean; disagreements: number; peers: number };
+  /** The ledger database's log fsyncs (each receipt waits for one). */
+  storage?: { fsyncs: number; avgMs: number; recentMs: number; maxMs: number };
   startedAt: number;
 }
 
@@ -295,6 +297,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
         pendingTxs: ledger.pendingCount(),
         ...(ledger.lastFault ? { lastFault: ledger.lastFault } : {}),
         ...(exchange ? { checkpoints: checkpointSummary(exchange) } : {}),
+        ...(store.syncStatus() ? { storage: store.syncStatus() } : {}),
         startedAt,
       };
     },

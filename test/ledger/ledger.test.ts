@@ -29,8 +29,13 @@ import {
   LEAD_NODE,
   LIMITS,
   signaturesOf,
+  tempDir,
+  verifyDb,
 } from '../helpers/ledger-fixtures.js';
 import { Actor, admin, LEAD, openTestNode, staff } from '../helpers/test-node.js';
+import { createContractRuntime } from '../../src/contracts/index.js';
+import { InlineSignatureVerifier, Ledger, SqliteStore, type Sequencer, type SequencerHost } from '../../src/ledger/index.js';
+import { demoGenesis } from '../../src/demo/index.js';
 
 const BAISHI = 'baishi-health-centre';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -302,6 +307,37 @@ describe('execution', () => {
     store.commitBlock(block);
     const again = executor.execute(buildProposal(head(), [byNewDoctor], { time: t }), head(), [true]);
     expect(again.results[0]).toMatchObject({ status: 'error', code: 'TX_DUPLICATE' });
+  });
+
+  it('commits a run of proposals in one transaction as consecutive blocks, leaving out a rejected one', async () => {
+    const runtime = createContractRuntime();
+    const t = tempDir();
+    cleanups.push(() => t.remove());
+    const path = join(t.dir, 'ledger.db');
+    const store = new SqliteStore({ path, indexes: runtime.indexes, historyExempt: runtime.historyExempt });
+    let host: SequencerHost | undefined;
+    const sequencer: Sequencer = { kind: 'captured', start: async (h) => void (host = h), enqueue: () => undefined, pending: () => 0, stop: async () => [] };
+    const ledger = await Ledger.open(
+      { chain: CHAIN, store, personality: runtime, sequencer, verifier: new InlineSignatureVerifier(), limits: LIMITS, node: { did: LEAD_NODE.did, signer: new Ed25519Signer(LEAD_NODE.signing.seed) } },
+      { document: demoGenesis(), time: GENESIS_TIME },
+    );
+    const window = { notBefore: GENESIS_TIME, notAfter: GENESIS_TIME + 3_600_000 };
+    const txs = ['dr-g1', 'dr-g2', 'dr-g3'].map((id) => parseSignedTx(enrolTx(id, window), LIMITS));
+    const h = ledger.head();
+    const outcomes = await host!.commitMany([
+      buildProposal(h, [txs[0]!], { slot: h.slot + 1 }),
+      buildProposal(h, [txs[1]!], { slot: h.slot + 2 }, generateIdentity()), // not a member's node key
+      buildProposal(h, [txs[2]!], { slot: h.slot + 3 }),
+    ]);
+    expect(outcomes.map((o) => o?.code)).toEqual([undefined, 'PROPOSAL_REJECTED', undefined]);
+    expect(ledger.head().height).toBe(h.height + 2);
+    const [b1, b2] = [store.getBlock(h.height + 1)!, store.getBlock(h.height + 2)!];
+    expect([b1.header.slot, b2.header.slot]).toEqual([h.slot + 1, h.slot + 3]);
+    expect([b1.header.prevHash, b2.header.prevHash]).toEqual([h.hash, b1.hash]);
+    expect(store.getRaw(`id/staff/${LEAD}/dr-g2`)).toBeUndefined();
+    expect(store.getRaw(`id/staff/${LEAD}/dr-g3`)).toBeDefined();
+    await ledger.close();
+    expect(await verifyDb(path)).toMatchObject({ ok: true, headHeight: h.height + 2 });
   });
 
   it('rejects whole proposals that do not extend the head or are not signed by an authorized proposer', () => {
