@@ -8,8 +8,9 @@ import { Worker } from 'node:worker_threads';
  * SQLite's `synchronous = FULL` fsyncs the write-ahead log inside COMMIT, and its automatic checkpoint copies the
  * log into the database file (and fsyncs that) inside the COMMIT that crosses the threshold: both on the calling
  * thread, which for a node is the thread that also executes blocks, answers the API and reads the block stream.
- * Measured with three writers on one disk (`scripts/sqlite-io-probe.mjs`, PERFORMANCE.md), a 300-tx block spent
- * ~12 ms inserting rows, then ~31 ms in COMMIT and ~38 ms checkpointing on average, p99 near 200 ms each. Instead the store commits with `synchronous = NORMAL` (the log is written,
+ * Measured with three writers on one disk (`scripts/sqlite-io-probe.mjs`, PERFORMANCE.md), a 300-row block spent
+ * ~12 ms inserting rows, then ~19 ms in COMMIT and ~28 ms checkpointing on average (p99 36 and 52 ms; an earlier
+ * run on a busier machine: 31 and 38 ms, p99s near 200 ms). Instead the store commits with `synchronous = NORMAL` (the log is written,
  * not flushed), and
  * - `WalSyncer.sync()` fsyncs the log on libuv's thread pool; concurrent calls share one fsync that started after
  *   them. The ledger tells a submitter "committed" only once the sync covering its block resolved, so a receipt
