@@ -122,13 +122,18 @@ function countFailures(failed: Record<string, number>, code: string, n = 1): voi
   failed[code] = (failed[code] ?? 0) + n;
 }
 
-/** Closed loop: `window` txs in flight per node, in batches; committed tx/s counted when the last node has the last block. */
-async function peak(peers: NodeProcessHandle[], natsPids: number[], txs: SignedTx[], window: number, batch: number) {
-  const cpu = () => ({
+/** CPU seconds so far of the node processes, the nats-servers and this process (the load generator). */
+function cpuSeconds(peers: NodeProcessHandle[], natsPids: number[]) {
+  return {
     nodes: peers.reduce((s, p) => s + cpuSecondsOf(p.child.pid!), 0),
     nats: natsPids.reduce((s, pid) => s + cpuSecondsOf(pid), 0),
     loadGenerator: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-  });
+  };
+}
+
+/** Closed loop: `window` txs in flight per node, in batches; committed tx/s counted when the last node has the last block. */
+async function peak(peers: NodeProcessHandle[], natsPids: number[], txs: SignedTx[], window: number, batch: number) {
+  const cpu = () => cpuSeconds(peers, natsPids);
   const cpu0 = cpu();
   const t0 = performance.now();
   let next = 0;
@@ -273,8 +278,19 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const half = peakResult.committedTxPerSecOnEveryNode / 2;
     log(`cluster: latency at half of peak (${Math.round(half)} tx/s, batches every 20 ms)`);
     const stopLagWatch = watchEventLoops(peers);
+    const [heightBefore, cpuBefore] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids())];
     const latencyRun = await openLoop(peers, make, half, quick ? 10 : 30);
-    const latency = { ...latencyRun.stats, p99BySecondMs: p99BySecond(latencyRun.samples), eventLoopLagMaxPerSecond: await stopLagWatch() };
+    const [heightAfter, cpuAfter] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids())];
+    const committed = latencyRun.stats.samples;
+    const latency = {
+      ...latencyRun.stats,
+      p99BySecondMs: p99BySecond(latencyRun.samples),
+      eventLoopLagMaxPerSecond: await stopLagWatch(),
+      // Blocks are smaller at this rate than at peak, and every block costs every node a fixed amount of work.
+      blocks: heightAfter - heightBefore,
+      avgTxsPerBlock: Math.round(committed / Math.max(1, heightAfter - heightBefore)),
+      cpuMsPerTx: { nodes: round(((cpuAfter.nodes - cpuBefore.nodes) * 1000) / committed, 3), nats: round(((cpuAfter.nats - cpuBefore.nats) * 1000) / committed, 3) },
+    };
     log(`cluster: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ${JSON.stringify(latency.failed)}`);
 
     // Kill the stream leader under a moderate load: how long does no tx commit?

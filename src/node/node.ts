@@ -38,7 +38,10 @@ export type SequencerConfig =
       stream?: string;
       replicas?: number;
       maxTxsPerBlock?: number;
+      /** The longest a tx waits before this node proposes a block for it (JetStreamSequencerOptions.maxWaitMs). */
       maxWaitMs?: number;
+      /** Propose at once when this many txs are queued (JetStreamSequencerOptions.minBlockTxs). */
+      minBlockTxs?: number;
       /** TLS to the nats-servers (PEM files): the consortium CA, and this node's client certificate for mutual TLS. */
       tls?: NatsTls;
     };
@@ -177,7 +180,15 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
   };
   const sequencer: Sequencer =
     seqConfig.kind === 'jetstream'
-      ? new JetStreamSequencer({ ...common, limits, servers: seqConfig.servers, stream: seqConfig.stream, replicas: seqConfig.replicas, tls: seqConfig.tls })
+      ? new JetStreamSequencer({
+          ...common,
+          limits,
+          servers: seqConfig.servers,
+          stream: seqConfig.stream,
+          replicas: seqConfig.replicas,
+          minBlockTxs: seqConfig.minBlockTxs,
+          tls: seqConfig.tls,
+        })
       : new SoloSequencer(common);
   const workers = config.signatureWorkers ?? undefined;
   const verifier: SignatureVerifier = workers === 0 ? new InlineSignatureVerifier() : new WorkerSignatureVerifier(workers);

@@ -30,7 +30,12 @@ export async function startTestNatsCluster(size = 3): Promise<{ cluster: NatsClu
 export const institutionAt = (index: number) => DEMO_INSTITUTIONS[index]!.id;
 
 /** Opens (or reopens) the node of one demo institution on the JetStream sequencer. */
-export async function openPeer(dataDir: string, institution: string, servers: string[], extra: { maxWaitMs?: number } = {}): Promise<MedchainNode> {
+export async function openPeer(
+  dataDir: string,
+  institution: string,
+  servers: string[],
+  extra: { maxWaitMs?: number; minBlockTxs?: number } = {},
+): Promise<MedchainNode> {
   return createNode({
     dataDir,
     genesis: demoGenesis(),
@@ -38,7 +43,7 @@ export async function openPeer(dataDir: string, institution: string, servers: st
     institution,
     signatureWorkers: 0,
     logger: pino({ level: 'silent' }),
-    sequencer: { kind: 'jetstream', servers, maxWaitMs: extra.maxWaitMs ?? 2 },
+    sequencer: { kind: 'jetstream', servers, maxWaitMs: extra.maxWaitMs ?? 2, ...(extra.minBlockTxs ? { minBlockTxs: extra.minBlockTxs } : {}) },
   });
 }
 

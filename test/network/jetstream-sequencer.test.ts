@@ -151,6 +151,22 @@ describe('jetstream sequencer', () => {
     await waitForAgreement(peers, target);
     expect(peers[2]!.ledger.head()).toEqual(peers[0]!.ledger.head());
   }, 30_000);
+
+  it('a peer waits up to maxWaitMs to fill a block, and proposes at once when minBlockTxs are queued', async () => {
+    const dir = join(root, 'peer-2');
+    await peers[2]!.close();
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), { maxWaitMs: 60_000, minBlockTxs: 3 });
+    const first = [peers[2]!.submit(newPatientTx()), peers[2]!.submit(newPatientTx())];
+    await new Promise((r) => setTimeout(r, 1000));
+    // Two txs, a minute to wait: nothing proposed yet.
+    expect((peers[2]!.status().sequencerStatus as { queued: number }).queued).toBe(2);
+    const receipts = await Promise.all([...first, peers[2]!.submit(newPatientTx())]);
+    expect(receipts.map((r) => r.result.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(new Set(receipts.map((r) => r.height)).size).toBe(1); // one block
+    await peers[2]!.close();
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls());
+    await waitForAgreement(peers, receipts[0]!.height);
+  }, 30_000);
 });
 
 describe('signed checkpoints across the consortium', () => {
