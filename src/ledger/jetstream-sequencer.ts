@@ -128,6 +128,8 @@ export class JetStreamSequencer implements Sequencer {
 
   private queue: ParsedTx[] = [];
   private queuedIds = new Set<string>();
+  /** When the last stream message was received: a stream quiet for `maxWaitMs` gets our txs at once. */
+  private lastReceivedAt = Number.NEGATIVE_INFINITY;
   /** When each queued tx was first queued (a tx queued again after a lost race keeps its time). */
   private readonly queuedAt = new WeakMap<ParsedTx, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -383,6 +385,7 @@ export class JetStreamSequencer implements Sequencer {
     if (seq <= this.consumedSeq || seq <= this.acceptedSeq) return; // redelivery after a consumer reset
     this.acceptedSeq = seq;
     this.knownStreamSeq = Math.max(this.knownStreamSeq, seq + pending);
+    this.lastReceivedAt = performance.now();
     const item: Received = { seq, pending };
     const own = this.outstanding.get(seq);
     if (own) item.proposal = own; // ours: not decoded again
@@ -527,12 +530,15 @@ export class JetStreamSequencer implements Sequencer {
   }
 
   /**
-   * Cuts a proposal when the oldest queued tx has waited `maxWaitMs`, or at once when `minBlockTxs` are queued; only
-   * while we may propose (otherwise the commit of our outstanding proposal, or the next message received, asks again).
+   * Cuts a proposal when the oldest queued tx has waited `maxWaitMs`, or at once when `minBlockTxs` are queued or the
+   * stream has been quiet for `maxWaitMs` (as Nagle's algorithm: waiting pays only when blocks are coming anyway, and
+   * a lone tx — an access entry a record read waits for — should not wait). Only while we may propose (otherwise the
+   * commit of our outstanding proposal, or the next message received, asks again).
    */
   private scheduleCut(): void {
     if (this.queue.length === 0 || !this.mayPropose()) return;
-    if (this.queue.length >= this.minBlockTxs) return this.cutSoon(0);
+    const quiet = performance.now() - this.lastReceivedAt >= this.maxWaitMs;
+    if (quiet || this.queue.length >= this.minBlockTxs) return this.cutSoon(0);
     const oldest = this.queuedAt.get(this.queue[0]!) ?? performance.now();
     this.cutSoon(Math.max(0, oldest + this.maxWaitMs - performance.now()));
   }

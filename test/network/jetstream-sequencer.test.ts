@@ -152,15 +152,22 @@ describe('jetstream sequencer', () => {
     expect(peers[2]!.ledger.head()).toEqual(peers[0]!.ledger.head());
   }, 30_000);
 
-  it('a peer waits up to maxWaitMs to fill a block, and proposes at once when minBlockTxs are queued', async () => {
+  it('a peer proposes at once on a quiet stream; while blocks arrive it waits up to maxWaitMs, or for minBlockTxs', async () => {
     const dir = join(root, 'peer-2');
     await peers[2]!.close();
-    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), { maxWaitMs: 60_000, minBlockTxs: 3 });
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), { maxWaitMs: 4000, minBlockTxs: 3 });
+    await new Promise((r) => setTimeout(r, 4100)); // no other peer writes meanwhile: the stream is quiet
+    const started = performance.now();
+    const lone = await peers[2]!.submit(newPatientTx());
+    expect(lone.result.status).toBe('ok');
+    expect(performance.now() - started).toBeLessThan(2500); // proposed at once, not after the 4 s wait
+    // A block was just received: now two txs wait for company.
     const first = [peers[2]!.submit(newPatientTx()), peers[2]!.submit(newPatientTx())];
     await new Promise((r) => setTimeout(r, 1000));
-    // Two txs, a minute to wait: nothing proposed yet.
     expect((peers[2]!.status().sequencerStatus as { queued: number }).queued).toBe(2);
+    const third = performance.now();
     const receipts = await Promise.all([...first, peers[2]!.submit(newPatientTx())]);
+    expect(performance.now() - third).toBeLessThan(2000); // the third made it three: cut at once, not 3 s later
     expect(receipts.map((r) => r.result.status)).toEqual(['ok', 'ok', 'ok']);
     expect(new Set(receipts.map((r) => r.height)).size).toBe(1); // one block
     await peers[2]!.close();
