@@ -63,6 +63,8 @@ const CONSUMER_STALL_MS = 2000;
 /** With nothing known to be owed, the stream's end is asked for after this long without a delivery (idle peer). */
 const STREAM_PROBE_MS = 5000;
 const API_TIMEOUT_MS = 1000;
+/** Below this many own txs per `maxWaitMs`, a peer proposes without waiting for more (see scheduleCut). */
+const LIGHT_LOAD_TXS = 8;
 /** At most this many received blocks, and txs in them, are committed in one database transaction (the JS thread is
  * busy for the whole group: 2,000 txs is ~0.2 s here). */
 const MAX_GROUP_BLOCKS = 16;
@@ -128,8 +130,9 @@ export class JetStreamSequencer implements Sequencer {
 
   private queue: ParsedTx[] = [];
   private queuedIds = new Set<string>();
-  /** When the last stream message was received: a stream quiet for `maxWaitMs` gets our txs at once. */
-  private lastReceivedAt = Number.NEGATIVE_INFINITY;
+  /** When our latest txs were queued (the last `maxWaitMs`, oldest first from `recentFrom`): our own load. */
+  private recentQueued: number[] = [];
+  private recentFrom = 0;
   /** When each queued tx was first queued (a tx queued again after a lost race keeps its time). */
   private readonly queuedAt = new WeakMap<ParsedTx, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -247,7 +250,10 @@ export class JetStreamSequencer implements Sequencer {
     if (this.stopped || !this.host) throw new Error('sequencer is not running');
     this.queue.push(tx);
     this.queuedIds.add(tx.id);
-    if (!this.queuedAt.has(tx)) this.queuedAt.set(tx, performance.now());
+    const now = performance.now();
+    if (!this.queuedAt.has(tx)) this.queuedAt.set(tx, now);
+    this.recentQueued.push(now);
+    this.recentLoad(now); // prunes, also while we may not propose
     this.scheduleCut();
   }
 
@@ -385,7 +391,6 @@ export class JetStreamSequencer implements Sequencer {
     if (seq <= this.consumedSeq || seq <= this.acceptedSeq) return; // redelivery after a consumer reset
     this.acceptedSeq = seq;
     this.knownStreamSeq = Math.max(this.knownStreamSeq, seq + pending);
-    this.lastReceivedAt = performance.now();
     const item: Received = { seq, pending };
     const own = this.outstanding.get(seq);
     if (own) item.proposal = own; // ours: not decoded again
@@ -530,17 +535,28 @@ export class JetStreamSequencer implements Sequencer {
   }
 
   /**
-   * Cuts a proposal when the oldest queued tx has waited `maxWaitMs`, or at once when `minBlockTxs` are queued or the
-   * stream has been quiet for `maxWaitMs` (as Nagle's algorithm: waiting pays only when blocks are coming anyway, and
-   * a lone tx — an access entry a record read waits for — should not wait). Only while we may propose (otherwise the
-   * commit of our outstanding proposal, or the next message received, asks again).
+   * Cuts a proposal when the oldest queued tx has waited `maxWaitMs`, or at once when `minBlockTxs` are queued or
+   * this peer's own load is light — fewer than LIGHT_LOAD_TXS txs queued within the last `maxWaitMs` (as Nagle's
+   * algorithm: waiting pays only when more txs are coming; a lone tx, such as the access entry a record read waits
+   * for, goes at once). Only while we may propose (otherwise the commit of our outstanding proposal, or the next
+   * message received, asks again).
    */
   private scheduleCut(): void {
     if (this.queue.length === 0 || !this.mayPropose()) return;
-    const quiet = performance.now() - this.lastReceivedAt >= this.maxWaitMs;
-    if (quiet || this.queue.length >= this.minBlockTxs) return this.cutSoon(0);
-    const oldest = this.queuedAt.get(this.queue[0]!) ?? performance.now();
-    this.cutSoon(Math.max(0, oldest + this.maxWaitMs - performance.now()));
+    const now = performance.now();
+    if (this.queue.length >= this.minBlockTxs || this.recentLoad(now) < LIGHT_LOAD_TXS) return this.cutSoon(0);
+    const oldest = this.queuedAt.get(this.queue[0]!) ?? now;
+    this.cutSoon(Math.max(0, oldest + this.maxWaitMs - now));
+  }
+
+  /** How many txs were queued here within the last `maxWaitMs` (the current one included). */
+  private recentLoad(now: number): number {
+    while (this.recentFrom < this.recentQueued.length && this.recentQueued[this.recentFrom]! < now - this.maxWaitMs) this.recentFrom++;
+    if (this.recentFrom > 1024) {
+      this.recentQueued = this.recentQueued.slice(this.recentFrom);
+      this.recentFrom = 0;
+    }
+    return this.recentQueued.length - this.recentFrom;
   }
 
   private cutSoon(delayMs: number): void {
