@@ -21,8 +21,6 @@ export function round(n: number, digits = 1): number {
 
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  // MEDCHAIN_BENCH_KEEP=1 leaves data dirs and node logs behind for inspection (their paths go to stderr).
-  if (process.env['MEDCHAIN_BENCH_KEEP'] === '1') return { path, remove: () => process.stderr.write(`kept ${path}\n`) };
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 

@@ -433,9 +433,14 @@ export class JetStreamSequencer implements Sequencer {
     }
   }
 
+  /** The proposal a received message holds (ours as we sent it, else as decoded), if it holds one. */
+  private proposalOf(item: Received): BlockProposal | undefined {
+    return this.outstanding.get(item.seq) ?? item.proposal;
+  }
+
   /** The proposal a received message holds for its own stream position, if any (else the message is skipped). */
   private committable(item: Received): BlockProposal | undefined {
-    const proposal = this.outstanding.get(item.seq) ?? item.proposal;
+    const proposal = this.proposalOf(item);
     return proposal && proposal.header.slot === item.seq ? proposal : undefined;
   }
 
@@ -468,7 +473,7 @@ export class JetStreamSequencer implements Sequencer {
       if (proposals.some((p) => !p)) {
         // takeGroup never mixes: this is a single message that is not a proposal for its own position.
         for (const item of fresh) {
-          const proposal = this.outstanding.get(item.seq) ?? item.proposal;
+          const proposal = this.proposalOf(item);
           // Signed for another position: a copy re-published later (or a publish without the condition).
           this.skip(item.seq, proposal ? `proposal for position ${proposal.header.slot} found at ${item.seq}` : (item.error ?? 'no proposal'));
         }

@@ -95,31 +95,28 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
-let timer;
-// Requests within this many ms share one checkpoint: at dozens of small blocks a second, one per block would
-// fsync twice per block and copy a page that several blocks changed once for each of them.
-const interval = workerData.coalesceMs;
-function run() {
-  timer = undefined;
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }
-}
 parentPort.on('message', (m) => {
-  if (m === 'close') { if (timer) clearTimeout(timer); db.close(); parentPort.postMessage('closed'); return; }
-  if (!timer) timer = setTimeout(run, interval);
+  if (m === 'close') { db.close(); parentPort.postMessage('closed'); return; }
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }
 });
 `;
 
+/**
+ * Requests within this many ms share one checkpoint: at dozens of small blocks a second, one per block would fsync
+ * twice per block and copy a page that several blocks changed once for each of them.
+ */
 const COALESCE_MS = 250;
 
 /** Passive checkpoints of a WAL database on a worker thread, asked for after commits (coalesced over 250 ms). */
 export class BackgroundCheckpointer {
   private readonly worker: Worker;
   private closing: Promise<void> | undefined;
-  private lastPostedAt = Number.NEGATIVE_INFINITY;
+  /** The coalescing window under way: requests meanwhile are covered by the checkpoint at its end. */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(path: string, onError: (message: string) => void) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { path, driver, coalesceMs: COALESCE_MS } });
+    this.worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { path, driver } });
     this.worker.unref();
     this.worker.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && 'error' in m) onError(String((m as { error: unknown }).error));
@@ -127,18 +124,18 @@ export class BackgroundCheckpointer {
     this.worker.on('error', (err) => onError(err.message));
   }
 
-  /** Asks for a checkpoint soon; returns at once. */
+  /** Asks for a checkpoint soon; returns at once (one postMessage per window, not per block). */
   request(): void {
-    if (this.closing) return;
-    // The worker runs one checkpoint COALESCE_MS after the first request it gets and ignores the rest meanwhile, so
-    // a request within that time of the last one posted is covered by it (a postMessage costs ~40 µs here, per block).
-    const now = performance.now();
-    if (now - this.lastPostedAt < COALESCE_MS) return;
-    this.lastPostedAt = now;
-    this.worker.postMessage('checkpoint');
+    if (this.closing || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.closing) this.worker.postMessage('checkpoint');
+    }, COALESCE_MS);
+    this.timer.unref();
   }
 
   close(): Promise<void> {
+    clearTimeout(this.timer);
     this.closing ??= new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);

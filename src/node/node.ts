@@ -297,6 +297,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     },
     status() {
       const head = ledger.head();
+      const storage = store.syncStatus();
       return {
         chain: genesis.chainId,
         consortium: genesis.consortium.name,
@@ -308,7 +309,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
         pendingTxs: ledger.pendingCount(),
         ...(ledger.lastFault ? { lastFault: ledger.lastFault } : {}),
         ...(exchange ? { checkpoints: checkpointSummary(exchange) } : {}),
-        ...(store.syncStatus() ? { storage: store.syncStatus() } : {}),
+        ...(storage ? { storage } : {}),
         startedAt,
       };
     },

@@ -2,20 +2,26 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ed25519Signer, generateIdentity } from '../../src/crypto/index.js';
-import { DEMO_INSTITUTIONS, demoHandle, demoIdentity } from '../../src/demo/index.js';
+import { createContractRuntime } from '../../src/contracts/index.js';
+import { DEMO_INSTITUTIONS, demoGenesis, demoHandle, demoIdentity } from '../../src/demo/index.js';
 import {
   blockHash,
   CodedError,
   hashWrites,
+  InlineSignatureVerifier,
+  Ledger,
   parseSignedTx,
   ProposalRejected,
   signTx,
+  SqliteStore,
   txRootOf,
   verifyCheckpoint,
   verifyInclusion,
   type BlockProposal,
   type Checkpoint,
   type Receipt,
+  type Sequencer,
+  type SequencerHost,
   type SignedTx,
 } from '../../src/ledger/index.js';
 import { verifyProposalSignature } from '../../src/ledger/block.js';
@@ -33,9 +39,6 @@ import {
   verifyDb,
 } from '../helpers/ledger-fixtures.js';
 import { Actor, admin, LEAD, openTestNode, staff } from '../helpers/test-node.js';
-import { createContractRuntime } from '../../src/contracts/index.js';
-import { InlineSignatureVerifier, Ledger, SqliteStore, type Sequencer, type SequencerHost } from '../../src/ledger/index.js';
-import { demoGenesis } from '../../src/demo/index.js';
 
 const BAISHI = 'baishi-health-centre';
 const cleanups: Array<() => Promise<void> | void> = [];
