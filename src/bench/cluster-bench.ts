@@ -9,6 +9,7 @@ import { Ed25519Signer } from '../crypto/index.js';
 import { DEMO_CHAIN_ID, DEMO_INSTITUTIONS, demoHandle, demoIdentity } from '../demo/index.js';
 import { signTx, streamNameOf, type SignedTx } from '../ledger/index.js';
 import { NatsCluster, freeLocalPort, planNatsCluster } from '../network/nats-cluster.js';
+import { ensureNatsServer } from '../network/local-cluster.js';
 import {
   cpuSecondsOf,
   peerStatus,
@@ -239,6 +240,7 @@ async function openLoop(peers: NodeProcessHandle[], make: () => SignedTx, ratePe
 
 export async function runClusterBench(options: { quick: boolean; log: Log }) {
   const { log, quick } = options;
+  ensureNatsServer(log);
   const dir = tempDir('medchain-bench-cluster-');
   const ports: Array<[number, number]> = [];
   for (let i = 0; i < 3; i++) ports.push([await freeLocalPort(), await freeLocalPort()]);

@@ -137,7 +137,8 @@ export class JetStreamSequencer implements Sequencer {
   private readonly queuedAt = new WeakMap<ParsedTx, number>();
   private timer: NodeJS.Timeout | undefined;
   /** Our proposal being appended: its expected predecessor is `slot - 1`. */
-  private publishing: BlockProposal | undefined;
+  /** The proposal being appended and its wire bytes (to recognise it on the stream without decoding it). */
+  private publishing: { proposal: BlockProposal; bytes: Buffer } | undefined;
   /** Our proposals appended to the stream (by sequence) and not yet committed here. */
   private readonly outstanding = new Map<number, BlockProposal>();
   private processing = false;
@@ -258,7 +259,7 @@ export class JetStreamSequencer implements Sequencer {
   }
 
   pending(): number {
-    let n = this.queue.length + (this.publishing?.txs.length ?? 0);
+    let n = this.queue.length + (this.publishing?.proposal.txs.length ?? 0);
     for (const p of this.outstanding.values()) n += p.txs.length;
     return n;
   }
@@ -290,7 +291,7 @@ export class JetStreamSequencer implements Sequencer {
       // What the proposer is doing now: a peer whose queue stays non-empty shows here why it does not propose.
       queued: this.queue.length,
       receivedSeq: this.acceptedSeq,
-      publishing: this.publishing ? { slot: this.publishing.header.slot, txs: this.publishing.txs.length } : null,
+      publishing: this.publishing ? { slot: this.publishing.proposal.header.slot, txs: this.publishing.proposal.txs.length } : null,
       outstanding: [...this.outstanding.entries()].map(([seq, p]) => ({ seq, txs: p.txs.length })),
       processing: this.processing,
       proposeScheduled: this.timer !== undefined,
@@ -311,7 +312,7 @@ export class JetStreamSequencer implements Sequencer {
     while ((this.processing || this.publishing) && Date.now() < deadline) await sleep(2);
     await Promise.race([this.consumeLoopDone, sleep(2000)]);
     await this.nc?.close().catch(() => undefined);
-    const left = [...[...this.outstanding.values()].flatMap((p) => p.txs), ...(this.publishing?.txs ?? []), ...this.queue];
+    const left = [...[...this.outstanding.values()].flatMap((p) => p.txs), ...(this.publishing?.proposal.txs ?? []), ...this.queue];
     this.outstanding.clear();
     this.publishing = undefined;
     this.queue = [];
@@ -396,12 +397,12 @@ export class JetStreamSequencer implements Sequencer {
     if (own) item.proposal = own; // ours: not decoded again
     else {
       try {
-        item.proposal = decodeProposal(data, this.options.limits);
-        if (this.isPublishing(item.proposal, seq)) {
-          // Our append whose acknowledgement was lost: it is on the stream after all.
-          this.outstanding.set(seq, this.publishing!);
-          item.proposal = this.publishing!;
+        if (this.isPublishing(seq, data)) {
+          // Our append, received before its acknowledgement (or with the acknowledgement lost): not decoded again.
+          this.outstanding.set(seq, this.publishing!.proposal);
+          item.proposal = this.publishing!.proposal;
         } else {
+          item.proposal = decodeProposal(data, this.options.limits);
           if (verifyProposalSignature(item.proposal.header, item.proposal.proposerSig)) this.lastSeenTime = Math.max(this.lastSeenTime, item.proposal.header.time);
           this.host!.prepare?.(item.proposal);
         }
@@ -513,10 +514,10 @@ export class JetStreamSequencer implements Sequencer {
     this.scheduleCut();
   }
 
-  /** Whether a received proposal is the one we are appending (its acknowledgement not heard yet). */
-  private isPublishing(proposal: BlockProposal, seq: number): boolean {
-    const mine = this.publishing?.header;
-    return !!mine && seq === mine.slot && proposal.header.proposer === mine.proposer && proposal.header.txRoot === mine.txRoot && proposal.proposerSig === this.publishing!.proposerSig;
+  /** Whether a received message is the proposal we are appending (byte for byte, at its slot). */
+  private isPublishing(seq: number, data: Uint8Array): boolean {
+    const mine = this.publishing;
+    return !!mine && seq === mine.proposal.header.slot && Buffer.compare(data, mine.bytes) === 0;
   }
 
   private skip(seq: number, why: string): void {
@@ -599,10 +600,11 @@ export class JetStreamSequencer implements Sequencer {
     // Right after the last message received: JetStream appends it there or nowhere.
     const expectedLastSeq = this.acceptedSeq;
     const proposal = proposeBlock(this.options, { slot: expectedLastSeq + 1, minTime: this.lastSeenTime }, this.takeBatch(), this.now());
-    this.publishing = proposal;
+    const bytes = encodeProposal(proposal);
+    this.publishing = { proposal, bytes };
     const started = performance.now();
     try {
-      const ack = await this.js!.publish(this.subject, encodeProposal(proposal), {
+      const ack = await this.js!.publish(this.subject, bytes, {
         expect: { lastSequence: expectedLastSeq, streamName: this.stream },
         // Past this the outcome is unknown and is learned from the stream (resolveUnknownOutcome).
         timeout: 2000,
@@ -651,7 +653,7 @@ export class JetStreamSequencer implements Sequencer {
       }
       await sleep(250);
     }
-    if (this.publishing === proposal) {
+    if (this.publishing?.proposal === proposal) {
       this.publishing = undefined;
       // Not received at its slot by now (the stream ends before it, or another message holds it): not appended.
       if (![...this.outstanding.values()].includes(proposal)) this.requeue(proposal.txs);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256, sha256OneShot } from '../crypto/hash.js';
 import { verifyInclusionWith } from './merkle-inclusion.js';
 
 /**
@@ -10,12 +10,25 @@ import { verifyInclusionWith } from './merkle-inclusion.js';
 const LEAF_PREFIX = Buffer.of(0x00);
 const NODE_PREFIX = Buffer.of(0x01);
 
+/**
+ * Prefix and input laid out in one buffer and hashed in a single call: trees are rebuilt for every block (by the
+ * proposer and by each peer that checks it), two hashes per tx, so hash objects would be the larger part of it.
+ */
+const scratch = Buffer.alloc(1 + 64);
+
 export function leafHash(leaf: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(leaf).digest();
+  if (leaf.length > 64) return sha256(Buffer.concat([LEAF_PREFIX, leaf]));
+  scratch[0] = 0x00;
+  scratch.set(leaf, 1);
+  return sha256OneShot(scratch.subarray(0, 1 + leaf.length));
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length + right.length > 64) return sha256(Buffer.concat([NODE_PREFIX, left, right]));
+  scratch[0] = 0x01;
+  scratch.set(left, 1);
+  scratch.set(right, 1 + left.length);
+  return sha256OneShot(scratch.subarray(0, 1 + left.length + right.length));
 }
 
 /** Largest power of two strictly smaller than n (n >= 2). */
@@ -34,7 +47,7 @@ function rootOfHashes(hashes: Buffer[], start: number, end: number): Buffer {
 
 /** MTH(D[n]); the hash of the empty string for an empty list. */
 export function merkleRoot(leaves: readonly Uint8Array[]): Buffer {
-  if (leaves.length === 0) return createHash('sha256').digest();
+  if (leaves.length === 0) return sha256(Buffer.alloc(0));
   return rootOfHashes(leaves.map(leafHash), 0, leaves.length);
 }
 

@@ -346,7 +346,8 @@ export class SqliteStore implements StateReader {
         if (this.keepsHistory(w.key)) {
           const earlier = finalWrites.get(w.key);
           if (earlier) this.stmts.insertHistory.run(w.key, header.height, earlier.txIndex, earlier.value);
-          else this.stmts.supersede.run(w.key);
+          // A key the cache knows to be absent has no committed version to move (new keys are most writes).
+          else if (this.cache.get(w.key) !== null) this.stmts.supersede.run(w.key);
         }
         finalWrites.set(w.key, w);
       }

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
@@ -80,6 +81,19 @@ describe('X25519 (RFC 7748 section 6.1)', () => {
 describe('SHA-256', () => {
   it('matches the FIPS 180-2 "abc" vector', () => {
     expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('gives OpenSSL\'s digest whether hashed in one call or streamed, in one part or several, views included', () => {
+    const openssl = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    // Around the one-call limit (64 KiB) and at the sizes the ledger hashes most (33 and 65 bytes: Merkle nodes).
+    for (const size of [0, 1, 33, 55, 56, 64, 65, 1000, 65_535, 65_536, 65_537, 200_000]) {
+      const bytes = randomBytes(size);
+      expect(sha256Hex(bytes), `size ${size}`).toBe(openssl(bytes));
+      expect(sha256Hex(bytes.subarray(0, size >> 1), bytes.subarray(size >> 1)), `size ${size} in two parts`).toBe(openssl(bytes));
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset + (size >> 2), size - (size >> 2));
+      expect(sha256Hex(view), `view of size ${view.length}`).toBe(openssl(view));
+    }
+    expect(sha256Hex('医链')).toBe(openssl(Buffer.from('医链', 'utf8')));
   });
 });
 

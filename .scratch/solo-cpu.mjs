@@ -1,0 +1,23 @@
+// node solo-cpu.mjs DIST [N]: CPU ms per committed tx through one node's submit path (solo sequencer).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+const dist = process.argv[2]; const N = Number(process.argv[3] ?? 30000);
+const { default: pino } = await import('pino');
+const { base32 } = await import('@scure/base');
+const { Ed25519Signer } = await import(join(dist, 'crypto/index.js'));
+const { DEMO_CHAIN_ID, demoGenesis, demoHandle, demoIdentity, seedDemo } = await import(join(dist, 'demo/index.js'));
+const { signTx } = await import(join(dist, 'ledger/index.js'));
+const { createNode } = await import(join(dist, 'node/index.js'));
+const LEAD = 'qingshan-county-hospital';
+const dir = mkdtempSync(join(tmpdir(), 'solo-cpu-'));
+const node = await createNode({ dataDir: dir, genesis: demoGenesis(), identity: demoIdentity(demoHandle.node(LEAD)), institution: LEAD, logger: pino({ level: 'silent' }), maxPending: 200000 });
+await seedDemo(node);
+const id = demoIdentity(demoHandle.staff(LEAD, 'reg-zhao-min')); const signer = new Ed25519Signer(id.signing.seed);
+const txs = Array.from({ length: N }, () => signTx({ chain: DEMO_CHAIN_ID, contract: 'identity', method: 'registerPatient', args: { patientId: 'P' + base32.encode(randomBytes(20)).slice(0, 26) } }, id.did, signer));
+const c0 = process.cpuUsage(); const t0 = performance.now(); let next = 0;
+await Promise.all(Array.from({ length: 3000 }, async () => { while (next < txs.length) { const r = await node.submit(txs[next++]); if (r.result.status !== 'ok') throw new Error('failed'); } }));
+const c = process.cpuUsage(c0); const wall = performance.now() - t0;
+console.log(JSON.stringify({ cpuMsPerTx: +(((c.user + c.system) / 1000) / N).toFixed(4), mainish: +((c.user/1000)/N).toFixed(4), txPerSec: Math.round(N / wall * 1000) }));
+await node.close(); rmSync(dir, { recursive: true, force: true });
