@@ -133,6 +133,35 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     const packs = options.quick ? 100_000 : 1_000_000;
     const serialOf = (i: number) => String(1_000_000 + i);
     const cnOf = (i: number) => `8100001${String(i).padStart(13, '0')}`;
+    /** Verifies 1,000 random packs (the same ones each time), half by SGTIN, half by 20-digit code. */
+    const verifyRandomPacks = async (eventsInLedger: number) => {
+      const samples: number[] = [];
+      const cpu = process.cpuUsage();
+      let custody = 0;
+      let x = 12345;
+      for (let n = 0; n < 1000; n++) {
+        x = (x * 1103515245 + 12345) % 2 ** 31;
+        const i = x % packs;
+        const s = performance.now();
+        const v = await node.drugs.verify(n % 2 === 0 ? `sgtin:${gtin}.${serialOf(i)}` : cnOf(i));
+        samples.push(performance.now() - s);
+        if (!v.found || !v.proof) throw new Error('bench pack not verified');
+        custody += v.custody!.length;
+      }
+      const cpuSecondsSpent = cpuSeconds(process.cpuUsage(cpu));
+      samples.sort((a, b) => a - b);
+      return {
+        eventsInLedger,
+        packsInLedger: packs,
+        samples: samples.length,
+        meanCustodyEvents: round(custody / samples.length, 1),
+        p50Ms: round(percentile(samples, 50), 2),
+        p99Ms: round(percentile(samples, 99), 2),
+        maxMs: round(samples[samples.length - 1]!, 2),
+        cpuMsPerVerify: round((cpuSecondsSpent * 1000) / samples.length, 2),
+        cpuSecondsSpent,
+      };
+    };
     const shipping = (i: number, count: number, time: number, to: string) => ({
       event: {
         type: 'ObjectEvent',
@@ -219,6 +248,10 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     const where = new Uint8Array(packs);
     where.fill(1, 0, (single + batched) * 10);
     const visits = new Uint32Array(packs);
+    const verifyMilestones: Array<Awaited<ReturnType<typeof verifyRandomPacks>>> = [];
+    let nextMilestone = 1_000_000;
+    let fillPaused = 0;
+    let fillPausedCpu = 0;
     const fillStart = performance.now();
     const cpu3 = process.cpuUsage();
     const rows3 = rowWrites();
@@ -251,31 +284,28 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
         const m = sample();
         log(`  ${eventsInLedger.toLocaleString('en')} events in the ledger, ${Math.round((performance.now() - fillStart) / 1000)} s, RSS ${m.rssMiB} MiB, db ${dbMiB()} MiB`);
       }
+      // On the way to a large target, verification is measured at each milestone too (a run cut short still says
+      // how it grows); these pauses are not counted in the fill's time.
+      if (eventsInLedger >= nextMilestone && eventsInLedger < target) {
+        const paused = performance.now();
+        const at = await verifyRandomPacks(eventsInLedger);
+        verifyMilestones.push(at);
+        log(`  verify at ${eventsInLedger.toLocaleString('en')} events: p50 ${at.p50Ms} ms, p99 ${at.p99Ms} ms, max ${at.maxMs} ms`);
+        while (nextMilestone <= eventsInLedger) nextMilestone *= 2;
+        fillPaused += performance.now() - paused;
+        fillPausedCpu += at.cpuSecondsSpent;
+      }
     }
-    const fillSeconds = (performance.now() - fillStart) / 1000;
-    const fillCpu = cpuSeconds(process.cpuUsage(cpu3));
+    const fillSeconds = (performance.now() - fillStart - fillPaused) / 1000;
+    const fillCpu = cpuSeconds(process.cpuUsage(cpu3)) - fillPausedCpu;
     const fillRows = rowWrites() - rows3;
     const fillEvents = eventsInLedger - (packs / perTx + single + batched);
 
     // 4. Verification latency at that size: random packs, half by SGTIN, half by 20-digit code.
     log(`drugs: verifying 1,000 random packs (${eventsInLedger.toLocaleString('en')} events, ${packs.toLocaleString('en')} packs in the ledger)`);
-    const samples: number[] = [];
-    const cpu4 = process.cpuUsage();
     if (process.env['MEDCHAIN_BENCH_MARK']) log(`mark verify ${process.hrtime.bigint() / 1000n}`);
-    let custody = 0;
-    let x = 12345;
-    for (let n = 0; n < 1000; n++) {
-      x = (x * 1103515245 + 12345) % 2 ** 31;
-      const i = x % packs;
-      const s = performance.now();
-      const v = await node.drugs.verify(n % 2 === 0 ? `sgtin:${gtin}.${serialOf(i)}` : cnOf(i));
-      samples.push(performance.now() - s);
-      if (!v.found || !v.proof) throw new Error('bench pack not verified');
-      custody += v.custody!.length;
-    }
-    const verifyCpu = cpuSeconds(process.cpuUsage(cpu4));
+    const verify = await verifyRandomPacks(eventsInLedger);
     if (process.env['MEDCHAIN_BENCH_MARK']) log(`mark verified ${process.hrtime.bigint() / 1000n}`);
-    samples.sort((a, b) => a - b);
     const end = sample();
     return {
       hash,
@@ -298,7 +328,8 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
         ...afterCapture,
       },
       fill: { events: fillEvents, epcsPerEvent: 1, seconds: round(fillSeconds, 1), cpuSeconds: fillCpu, eventsPerSecond: Math.round(fillEvents / Math.max(fillSeconds, 1e-3)), eventsPerCpuSecond: Math.round(fillEvents / Math.max(fillCpu, 1e-3)), rowWritesPerEvent: round(fillRows / Math.max(fillEvents, 1), 1) },
-      verify: { eventsInLedger, packsInLedger: packs, samples: samples.length, meanCustodyEvents: round(custody / samples.length, 1), p50Ms: round(percentile(samples, 50), 2), p99Ms: round(percentile(samples, 99), 2), maxMs: round(samples[samples.length - 1]!, 2), cpuMsPerVerify: round((verifyCpu * 1000) / samples.length, 2) },
+      verify,
+      ...(verifyMilestones.length > 0 ? { verifyOnTheWay: verifyMilestones } : {}),
       ledgerDbMiB: dbMiB(),
       // The machine is shared: its 1-minute load average at the start and the end of this suite.
       loadAverage: { start: round(loadBefore, 1), end: round(loadavg()[0]!, 1) },
