@@ -17,7 +17,7 @@ await seedDemo(node);
 const id = demoIdentity(demoHandle.staff(LEAD, 'reg-zhao-min')); const signer = new Ed25519Signer(id.signing.seed);
 const txs = Array.from({ length: N }, () => signTx({ chain: DEMO_CHAIN_ID, contract: 'identity', method: 'registerPatient', args: { patientId: 'P' + base32.encode(randomBytes(20)).slice(0, 26) } }, id.did, signer));
 const c0 = process.cpuUsage(); const t0 = performance.now(); let next = 0;
-await Promise.all(Array.from({ length: 3000 }, async () => { while (next < txs.length) { const r = await node.submit(txs[next++]); if (r.result.status !== 'ok') throw new Error('failed'); } }));
+await Promise.all(Array.from({ length: Number(process.env.W ?? 3000) }, async () => { while (next < txs.length) { const r = await node.submit(txs[next++]); if (r.result.status !== 'ok') throw new Error('failed'); } }));
 const c = process.cpuUsage(c0); const wall = performance.now() - t0;
 console.log(JSON.stringify({ cpuMsPerTx: +(((c.user + c.system) / 1000) / N).toFixed(4), mainish: +((c.user/1000)/N).toFixed(4), txPerSec: Math.round(N / wall * 1000) }));
 await node.close(); rmSync(dir, { recursive: true, force: true });
