@@ -8,7 +8,7 @@ import { opsRoutes } from './routes/ops.js';
 import { queryRoutes } from './routes/query.js';
 import { txRoutes } from './routes/txs.js';
 import { FHIR_BODY_LIMIT, fhirRoutes } from './routes/fhir.js';
-import { installSignedBodyParser } from './user-auth.js';
+import { installSignedBodyParser, UsedNonces } from './user-auth.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
 import { demoRoutes } from './routes/demo.js';
@@ -44,6 +44,8 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     // Reject unknown properties instead of silently dropping them; never invent defaults.
     ajv: { customOptions: { removeAdditional: false, useDefaults: false } },
   });
+  // Before any route scope is registered, so that every scope sees it.
+  app.decorate('usedNonces', new UsedNonces());
   let spaFallback: Parameters<typeof installErrorHandling>[1] = undefined;
   installErrorHandling(app, (request, reply) => spaFallback?.(request, reply));
   // JSON only: a text body must not reach the tx routes as a string.

@@ -32,6 +32,39 @@ export function signUserRequest(identity: Identity, method: string, url: string,
   return `MedChain did="${r.did}", ts="${r.ts}", nonce="${r.nonce}", sig="${r.sig}"`;
 }
 
+/** How far from the node clock a request's time may be (a little tighter than the contract's window). */
+const NODE_WINDOW_MS = USER_REQUEST_WINDOW_MS - 30_000;
+
+/**
+ * The nonces of the signed requests a node's API has accepted, each kept while its request could still pass the
+ * time check: a captured request cannot be sent again, reads included (writes are also refused later by the ledger,
+ * which burns the nonce of a relayed request, but reads never reach it). In memory: after a restart, a request
+ * accepted before it could be replayed for the rest of its window.
+ */
+export class UsedNonces {
+  private readonly expiries = new Map<string, number>();
+  private nextPrune = 0;
+
+  /** Records `did`'s nonce; false if it was already used. */
+  claim(did: string, nonce: string, requestTs: number, now: number): boolean {
+    if (now >= this.nextPrune) {
+      for (const [key, expiry] of this.expiries) if (expiry <= now) this.expiries.delete(key);
+      this.nextPrune = now + 10_000;
+    }
+    const key = `${did} ${nonce}`;
+    if (this.expiries.has(key)) return false;
+    this.expiries.set(key, requestTs + NODE_WINDOW_MS + 1);
+    return true;
+  }
+
+  get size(): number {
+    return this.expiries.size;
+  }
+}
+
+/** Requests already authenticated (a route may ask more than once; the nonce is claimed the first time). */
+const authenticated = new WeakMap<FastifyRequest, UserRequest>();
+
 /** The signed user of a request on a signed route: its raw body's hash (set by the signed-body parser) or the empty body's. */
 export function signedUser(request: FastifyRequest, now = Date.now()): UserRequest {
   return authenticate(request, request.bodySha256 ?? sha256Hex(''), now);
@@ -39,6 +72,8 @@ export function signedUser(request: FastifyRequest, now = Date.now()): UserReque
 
 /** Parses and checks the Authorization header of a request whose raw body hashed to `bodySha256`. */
 export function authenticate(request: FastifyRequest, bodySha256: string, now = Date.now()): UserRequest {
+  const known = authenticated.get(request);
+  if (known && known.bodySha256 === bodySha256) return known;
   const header = request.headers.authorization;
   const m = header ? HEADER.exec(header) : null;
   if (!m) throw new CodedError('UNAUTHENTICATED', 'sign the request: Authorization: MedChain did="…", ts="…", nonce="…", sig="…"');
@@ -59,11 +94,19 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
     throw new CodedError('UNAUTHENTICATED', 'the request signature does not verify (did, method, URL, time, nonce and body are signed)');
   }
   // A little tighter than the contract's window, so a request accepted here is still fresh when its block commits.
-  if (Math.abs(user.ts - now) > USER_REQUEST_WINDOW_MS - 30_000) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
+  if (Math.abs(user.ts - now) > NODE_WINDOW_MS) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
+  if (request.server.usedNonces && !request.server.usedNonces.claim(did, nonce, user.ts, now)) {
+    throw new CodedError('UNAUTHENTICATED', 'this signed request was already used (replay): sign each request with a new nonce');
+  }
+  authenticated.set(request, user);
   return user;
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set on a node's API (buildApi): the nonces of signed requests it accepted. */
+    usedNonces?: UsedNonces;
+  }
   interface FastifyRequest {
     /** SHA-256 (hex) of the raw body, computed before parsing: what the user's signature covers. */
     bodySha256?: string;

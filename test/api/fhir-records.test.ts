@@ -256,15 +256,36 @@ describe('FHIR records through the API', () => {
     expect(node.ledger.head().height).toBe(height);
   });
 
-  it('a replayed request is refused by the contract and logs nothing', async () => {
+  it('a replayed request is refused by the API, and after a restart by the contract; either way it logs nothing', async () => {
     const url = `/fhir/R4/Observation/${obsId}`;
     const header = signUserRequest(who.drWang, 'GET', url);
     expect((await app.inject({ method: 'GET', url, headers: { authorization: header } })).statusCode).toBe(200);
     const logged = (node.query('access', 'logOf', { patientId: PID }) as unknown[]).length;
     const replay = await app.inject({ method: 'GET', url, headers: { authorization: header } });
     expect(replay.statusCode).toBe(401);
-    expect(replay.json().issue[0].details.coding[0].code).toBe('BAD_USER_REQUEST');
+    expect(replay.json().issue[0].details.coding[0].code).toBe('UNAUTHENTICATED');
+    expect(JSON.stringify(replay.json())).toMatch(/already used \(replay\)/);
+    // A new API on the same node (as after a restart) has forgotten the nonce: the ledger, which burnt it, refuses.
+    const restarted = await buildApi(node, { webRoot: false });
+    try {
+      const again = await restarted.inject({ method: 'GET', url, headers: { authorization: header } });
+      expect(again.statusCode).toBe(401);
+      expect(again.json().issue[0].details.coding[0].code).toBe('BAD_USER_REQUEST');
+    } finally {
+      await restarted.close();
+    }
     expect((node.query('access', 'logOf', { patientId: PID }) as unknown[]).length).toBe(logged);
+  });
+
+  it('a replayed read that never reaches the ledger (the access log) is refused too; a fresh signature is served', async () => {
+    const url = `/v1/patients/${PID}/access-log`;
+    const header = signUserRequest(who.patient, 'GET', url);
+    expect((await app.inject({ method: 'GET', url, headers: { authorization: header } })).statusCode).toBe(200);
+    const replay = await app.inject({ method: 'GET', url, headers: { authorization: header } });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().code).toBe('UNAUTHENTICATED');
+    expect(replay.json().message).toMatch(/already used/);
+    expect((await app.inject({ method: 'GET', url, headers: { authorization: signUserRequest(who.patient, 'GET', url) } })).statusCode).toBe(200);
   });
 
   it('versions: update with If-Match, vread, history, stale update refused; only the custodian writes', async () => {
