@@ -43,13 +43,14 @@ const NODE_WINDOW_MS = USER_REQUEST_WINDOW_MS - 30_000;
  */
 export class UsedNonces {
   private readonly expiries = new Map<string, number>();
-  private nextPrune = 0;
 
   /** Records `did`'s nonce; false if it was already used. */
   claim(did: string, nonce: string, requestTs: number, now: number): boolean {
-    if (now >= this.nextPrune) {
-      for (const [key, expiry] of this.expiries) if (expiry <= now) this.expiries.delete(key);
-      this.nextPrune = now + 10_000;
+    // Oldest first (a Map keeps insertion order, and requests arrive in about the order of their times): stop at the
+    // first still needed, so each claim costs what expired since the last one, never a scan of the whole set.
+    for (const [key, expiry] of this.expiries) {
+      if (expiry > now) break;
+      this.expiries.delete(key);
     }
     const key = `${did} ${nonce}`;
     if (this.expiries.has(key)) return false;
