@@ -22,7 +22,7 @@ import {
   type NodeProcessHandle,
 } from './node-processes.js';
 import { crossInstitutionRead } from './exchange-bench.js';
-import { percentile, round, tempDir, type Log } from './util.js';
+import { percentile, round, tempDir, undoOnInterrupt, type Log } from './util.js';
 
 /**
  * The consortium network benchmark: three institution nodes, each its own `medchain start` process, on a
@@ -245,6 +245,9 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
   const ports: Array<[number, number]> = [];
   for (let i = 0; i < 3; i++) ports.push([await freeLocalPort(), await freeLocalPort()]);
   const cluster = await NatsCluster.start(planNatsCluster(join(dir.path, 'nats'), ports));
+  const forgetServers = undoOnInterrupt(() => {
+    for (const pid of cluster.pids()) process.kill(pid, 'SIGKILL');
+  });
   const peers: NodeProcessHandle[] = [];
   const watcher = { current: undefined as ReturnType<typeof watchStalls> | undefined };
   let keep = process.env['MEDCHAIN_BENCH_KEEP'] === '1';
@@ -356,6 +359,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     await watcher.current?.stop();
     for (const p of peers) await stopPeerProcess(p);
     await cluster.stop();
+    forgetServers();
     if (keep) log(`cluster: kept ${dir.path} (node logs, nats logs)`);
     else dir.remove();
   }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { undoOnInterrupt } from './util.js';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoIdentity } from '../demo/index.js';
@@ -55,7 +56,14 @@ export async function startPeerProcess(dataDir: string, institution: string, por
   const out = openSync(logFile, 'a');
   const child = spawn(command, [...args, 'start', '--data', dataDir], { stdio: ['ignore', out, out], env: { ...process.env, MEDCHAIN_LOG_LEVEL: 'warn' } });
   closeSync(out);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // An interrupted benchmark must not leave node processes behind (they hold its temporary directory).
+  const forget = undoOnInterrupt(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      forget();
+      resolve(code);
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

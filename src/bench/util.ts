@@ -19,9 +19,47 @@ export function round(n: number, digits = 1): number {
   return Math.round(n * f) / f;
 }
 
+/**
+ * What to undo if the benchmark is interrupted (SIGINT, SIGTERM): its temporary directories, which hold ledgers
+ * of up to tens of GB, and processes it started. Run synchronously, newest first, then the process exits.
+ */
+const onInterrupt = new Set<() => void>();
+
+function installInterruptCleanup(): void {
+  if (onInterrupt.size > 0) return;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      for (const undo of [...onInterrupt].reverse()) {
+        try {
+          undo();
+        } catch {
+          // best effort: the others still run
+        }
+      }
+      process.stderr.write(`bench: interrupted (${signal}); temporary files removed\n`);
+      process.exit(code);
+    });
+  }
+}
+
+/** Registers `undo` to run if the benchmark is interrupted; returns the function that unregisters it. */
+export function undoOnInterrupt(undo: () => void): () => void {
+  installInterruptCleanup();
+  onInterrupt.add(undo);
+  return () => onInterrupt.delete(undo);
+}
+
 export function tempDir(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  const remove = () => rmSync(path, { recursive: true, force: true });
+  const forget = undoOnInterrupt(remove);
+  return {
+    path,
+    remove: () => {
+      forget();
+      remove();
+    },
+  };
 }
 
 export type Log = (message: string) => void;
