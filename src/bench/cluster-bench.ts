@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { LEDGER_FILE } from '../node/index.js';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { base32 } from '@scure/base';
 import { connect } from '@nats-io/transport-node';
@@ -94,8 +96,15 @@ function watchStalls(peers: NodeProcessHandle[]) {
  */
 function watchEventLoops(peers: NodeProcessHandle[]) {
   const maxima = new Map<string, number[]>(peers.map((p) => [p.institution, []]));
+  // The size of each node's write-ahead log, once a second: it grows while checkpoints cannot reset it.
+  const walMiB = new Map<string, number[]>(peers.map((p) => [p.institution, []]));
   let running = true;
   const scrape = async (p: NodeProcessHandle) => {
+    try {
+      walMiB.get(p.institution)!.push(round(statSync(join(dirname(p.logFile), `${LEDGER_FILE}-wal`)).size / 2 ** 20, 1));
+    } catch {
+      // no log file at this moment
+    }
     const text = await (await fetch(`${p.url}/metrics`)).text();
     const m = /^medchain_process_nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)$/m.exec(text);
     if (m) maxima.get(p.institution)!.push(Number(m[1]) * 1000);
@@ -113,7 +122,10 @@ function watchEventLoops(peers: NodeProcessHandle[]) {
     return Object.fromEntries(
       [...maxima].map(([institution, values]) => {
         const sorted = values.slice(1).sort((a, b) => a - b);
-        return [institution, { seconds: sorted.length, p50Ms: round(percentile(sorted, 50)), p90Ms: round(percentile(sorted, 90)), maxMs: round(sorted[sorted.length - 1] ?? Number.NaN) }];
+        return [
+          institution,
+          { seconds: sorted.length, p50Ms: round(percentile(sorted, 50)), p90Ms: round(percentile(sorted, 90)), maxMs: round(sorted[sorted.length - 1] ?? Number.NaN), walMiBPerSecond: walMiB.get(institution) },
+        ];
       }),
     );
   };
