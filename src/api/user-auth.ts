@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity } from '../crypto/index.js';
+import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity, type UsedNonces } from '../crypto/index.js';
 import { userRequestMessage, USER_REQUEST_WINDOW_MS, type UserRequest } from '../contracts/delegation.js';
 import { CodedError } from '../ledger/index.js';
 
@@ -36,31 +36,13 @@ export function signUserRequest(identity: Identity, method: string, url: string,
 const NODE_WINDOW_MS = USER_REQUEST_WINDOW_MS - 30_000;
 
 /**
- * The nonces of the signed requests a node's API has accepted, each kept while its request could still pass the
- * time check: a captured request cannot be sent again, reads included (writes are also refused later by the ledger,
- * which burns the nonce of a relayed request, but reads never reach it). In memory: after a restart, a request
- * accepted before it could be replayed for the rest of its window.
+ * Until when a request's nonce must be remembered (`UsedNonces`): the first moment the request no longer passes the
+ * time check below. A captured request cannot be sent again, reads included (writes are also refused later by the ledger, which
+ * burns the nonce of a relayed request, but reads never reach it). After a restart, a request accepted before it
+ * could be replayed for the rest of its window.
  */
-export class UsedNonces {
-  private readonly expiries = new Map<string, number>();
-
-  /** Records `did`'s nonce; false if it was already used. */
-  claim(did: string, nonce: string, requestTs: number, now: number): boolean {
-    // Oldest first (a Map keeps insertion order, and requests arrive in about the order of their times): stop at the
-    // first still needed, so each claim costs what expired since the last one, never a scan of the whole set.
-    for (const [key, expiry] of this.expiries) {
-      if (expiry > now) break;
-      this.expiries.delete(key);
-    }
-    const key = `${did} ${nonce}`;
-    if (this.expiries.has(key)) return false;
-    this.expiries.set(key, requestTs + NODE_WINDOW_MS + 1);
-    return true;
-  }
-
-  get size(): number {
-    return this.expiries.size;
-  }
+export function userNonceExpiry(requestTs: number): number {
+  return requestTs + NODE_WINDOW_MS + 1;
 }
 
 /** Requests already authenticated (a route may ask more than once; the nonce is claimed the first time). */
@@ -96,7 +78,7 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
   }
   // A little tighter than the contract's window, so a request accepted here is still fresh when its block commits.
   if (Math.abs(user.ts - now) > NODE_WINDOW_MS) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
-  if (request.server.usedNonces && !request.server.usedNonces.claim(did, nonce, user.ts, now)) {
+  if (request.server.usedNonces && !request.server.usedNonces.claim(`${did} ${nonce}`, userNonceExpiry(user.ts), now)) {
     throw new CodedError('UNAUTHENTICATED', 'this signed request was already used (replay): sign each request with a new nonce');
   }
   authenticated.set(request, user);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url } from '../crypto/index.js';
+import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url, UsedNonces } from '../crypto/index.js';
 import type { AccessEntry } from '../contracts/access/index.js';
 import type { Institution, KeyRecord } from '../contracts/identity/model.js';
 import { CodedError, type ExecutedBlock, type StoredTx } from '../ledger/index.js';
@@ -26,8 +26,8 @@ const badRequest = (why: string) => new CodedError('BAD_USER_REQUEST', why);
  * the requester says. Refusals (forged, replayed, expired, not permitted) are logged.
  */
 export class ExchangeServer {
-  /** nonce -> expiry; a nonce is refused while its request could still be valid. */
-  private readonly nonces = new Map<string, number>();
+  /** The requests' nonces, each refused again while its request could still be valid. */
+  private readonly nonces = new UsedNonces();
   /** Requests waiting for the block of their access entry, by tx id. */
   private readonly txWaiters = new Map<string, Array<(tx: StoredTx | undefined) => void>>();
 
@@ -59,10 +59,7 @@ export class ExchangeServer {
     if (!publicKey || !ed25519Verify(publicKey, releaseRequestMessage(request), fromBase64Url(sig, 64))) throw badRequest('the node signature does not verify');
     // 2. Fresh and single-use.
     if (request.expires <= now || request.expires > now + MAX_RELEASE_TTL_MS) throw badRequest('the request is expired or expires too far ahead');
-    this.pruneNonces(now);
-    const nonceKey = `${request.node}/${request.nonce}`;
-    if (this.nonces.has(nonceKey)) throw badRequest('the request was already used (replay)');
-    this.nonces.set(nonceKey, request.expires);
+    if (!this.nonces.claim(`${request.node}/${request.nonce}`, request.expires, now)) throw badRequest('the request was already used (replay)');
     // 3. The access entry, on this node's own ledger copy (waiting briefly if this node is a block behind).
     const entry = await this.accessEntry(request.access, request.patientId, request.record);
     if (entry.via !== request.node) throw refused('the access entry was not relayed by the requesting node');
@@ -145,10 +142,5 @@ export class ExchangeServer {
     } catch {
       return undefined;
     }
-  }
-
-  private pruneNonces(now: number): void {
-    if (this.nonces.size < 1000) return;
-    for (const [k, exp] of this.nonces) if (exp <= now) this.nonces.delete(k);
   }
 }

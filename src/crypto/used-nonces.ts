@@ -1,0 +1,25 @@
+/**
+ * Replay protection for signed requests: the nonces a receiver accepted, each kept until the request that carried
+ * it can no longer pass the receiver's own freshness check (its expiry). In memory, so a receiver that restarts
+ * forgets them; callers say what that leaves open.
+ */
+export class UsedNonces {
+  private readonly expiries = new Map<string, number>();
+
+  /** Records `key` until `expiresAt` (ms); false if it is already recorded. */
+  claim(key: string, expiresAt: number, now: number): boolean {
+    // Oldest first (a Map keeps insertion order, and requests arrive in about the order of their expiries): stop at
+    // the first still needed, so each claim costs what expired since the last one, never a scan of the whole set.
+    for (const [k, expiry] of this.expiries) {
+      if (expiry > now) break;
+      this.expiries.delete(k);
+    }
+    if (this.expiries.has(key)) return false;
+    this.expiries.set(key, expiresAt);
+    return true;
+  }
+
+  get size(): number {
+    return this.expiries.size;
+  }
+}
