@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { LEDGER_FILE } from '../node/index.js';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { base32 } from '@scure/base';
@@ -12,6 +11,7 @@ import { DEMO_CHAIN_ID, DEMO_INSTITUTIONS, demoHandle, demoIdentity } from '../d
 import { signTx, streamNameOf, type SignedTx } from '../ledger/index.js';
 import { NatsCluster, freeLocalPort, planNatsCluster } from '../network/nats-cluster.js';
 import { ensureNatsServer } from '../network/local-cluster.js';
+import { LEDGER_FILE } from '../node/index.js';
 import {
   cpuSecondsOf,
   peerStatus,

@@ -24,9 +24,11 @@ export function round(n: number, digits = 1): number {
  * of up to tens of GB, and processes it started. Run synchronously, newest first, then the process exits.
  */
 const onInterrupt = new Set<() => void>();
+let interruptHandlersInstalled = false;
 
 function installInterruptCleanup(): void {
-  if (onInterrupt.size > 0) return;
+  if (interruptHandlersInstalled) return;
+  interruptHandlersInstalled = true;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
       for (const undo of [...onInterrupt].reverse()) {

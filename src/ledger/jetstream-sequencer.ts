@@ -136,8 +136,7 @@ export class JetStreamSequencer implements Sequencer {
   /** When each queued tx was first queued (a tx queued again after a lost race keeps its time). */
   private readonly queuedAt = new WeakMap<ParsedTx, number>();
   private timer: NodeJS.Timeout | undefined;
-  /** Our proposal being appended: its expected predecessor is `slot - 1`. */
-  /** The proposal being appended and its wire bytes (to recognise it on the stream without decoding it). */
+  /** Our proposal being appended (its expected predecessor is `slot - 1`) and its wire bytes, to recognise it on the stream without decoding it. */
   private publishing: { proposal: BlockProposal; bytes: Buffer } | undefined;
   /** Our proposals appended to the stream (by sequence) and not yet committed here. */
   private readonly outstanding = new Map<number, BlockProposal>();

@@ -18,14 +18,14 @@ const scratch = Buffer.alloc(1 + 64);
 
 export function leafHash(leaf: Uint8Array): Buffer {
   if (leaf.length > 64) return sha256(Buffer.concat([LEAF_PREFIX, leaf]));
-  scratch[0] = 0x00;
+  scratch[0] = LEAF_PREFIX[0]!;
   scratch.set(leaf, 1);
   return sha256OneShot(scratch.subarray(0, 1 + leaf.length));
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length + right.length > 64) return sha256(Buffer.concat([NODE_PREFIX, left, right]));
-  scratch[0] = 0x01;
+  scratch[0] = NODE_PREFIX[0]!;
   scratch.set(left, 1);
   scratch.set(right, 1 + left.length);
   return sha256OneShot(scratch.subarray(0, 1 + left.length + right.length));
