@@ -87,6 +87,11 @@ export interface ContractDef {
    * rows' history is recorded otherwise (write-once rows; rows whose every change is an anchored event).
    */
   historyExempt?: readonly string[];
+  /**
+   * Raised (from 1) when a change makes the contract write different state for the same txs, so that a database
+   * written before is refused rather than replayed into different state hashes.
+   */
+  layoutVersion?: number;
   /** Writes this contract's part of the initial state. */
   genesis?(genesis: unknown, state: WriteState): void;
 }
@@ -149,6 +154,8 @@ interface CompiledMethod {
 export class ContractRuntime implements Personality {
   readonly indexes: readonly IndexSpec[];
   readonly historyExempt: readonly string[];
+  /** `name@version` of each contract past its first layout, e.g. `drugs@2` ('' when none). */
+  readonly stateLayout: string;
   readonly contracts: ReadonlyMap<string, ContractDef>;
   private readonly methods = new Map<string, CompiledMethod>();
   private readonly queries = new Map<string, { def: QueryDef; check: TypeCheck<TSchema> }>();
@@ -157,6 +164,11 @@ export class ContractRuntime implements Personality {
     this.contracts = new Map(options.contracts.map((c) => [c.name, c]));
     this.indexes = options.contracts.flatMap((c) => c.indexes ?? []);
     this.historyExempt = options.contracts.flatMap((c) => c.historyExempt ?? []);
+    this.stateLayout = options.contracts
+      .filter((c) => (c.layoutVersion ?? 1) > 1)
+      .map((c) => `${c.name}@${c.layoutVersion}`)
+      .sort()
+      .join(',');
     for (const c of options.contracts) {
       for (const [name, def] of Object.entries(c.methods)) this.methods.set(`${c.name}.${name}`, { def, check: TypeCompiler.Compile(def.input) });
       for (const [name, def] of Object.entries(c.queries)) this.queries.set(`${c.name}.${name}`, { def, check: TypeCompiler.Compile(def.input) });

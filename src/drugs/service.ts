@@ -3,7 +3,7 @@ import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
-import { dayOf, DEFAULT_EXPIRING_DAYS, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type ExpiringReport, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { dayOf, DEFAULT_EXPIRING_DAYS, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type CustodyStep, type ExpiringReport, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
 import { cbvEventHashId } from '../gs1/event-hash.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
@@ -41,6 +41,43 @@ export interface Verification {
   coldChain?: Array<{ shipment: string; from: string; to: string; minC: number; maxC: number; excursion: boolean }>;
   release?: { at: number; note: string };
   proof?: InclusionProof;
+}
+
+type CustodyView = NonNullable<Verification['custody']>[number];
+
+function custodyView(e: CustodyStep, nameOf: (id: string) => string): CustodyView {
+  return {
+    event: e.event,
+    bizStep: e.bizStep,
+    time: e.eventTime,
+    institution: nameOf(e.institution),
+    ...(e.to ? { to: nameOf(e.to) } : {}),
+    ...(e.location ? { location: e.location } : {}),
+    txId: e.txId,
+    height: e.height,
+  };
+}
+
+type ShipmentSeen = Pick<Shipment, 'id' | 'from' | 'to' | 'sensors'>;
+
+/**
+ * The shipments a code went through, from its custody steps: each shipping step opens one, and the readings of
+ * every step naming it (shipping, receiving) are merged, as the shipment row merges them. A reading that takes a
+ * shipment out of range marks every pack in it, so each of them has a step carrying that reading.
+ */
+function coldChainOf(steps: CustodyStep[]): ShipmentSeen[] {
+  const out = new Map<string, ShipmentSeen>();
+  for (const step of steps) {
+    if (!step.shipment) continue;
+    if (step.bizStep === 'shipping' && step.to) out.set(step.shipment, { id: step.shipment, from: step.institution, to: step.to });
+    const seen = out.get(step.shipment);
+    if (!seen || !step.sensors) continue;
+    const before = seen.sensors;
+    seen.sensors = before
+      ? { readings: before.readings + step.sensors.readings, minC: Math.min(before.minC, step.sensors.minC), maxC: Math.max(before.maxC, step.sensors.maxC) }
+      : { ...step.sensors };
+  }
+  return [...out.values()];
 }
 
 export interface CaptureResult {
@@ -188,13 +225,13 @@ export class DrugService {
     const pack = coded;
     const product = this.q<Product>('product', { gtin: pack.gtin });
     const batch = this.q<Batch>('batch', { gtin: pack.gtin, lot: pack.lot });
-    const events = this.q<StoredEvent[]>('events', { code: pack.code, limit: 10_000 });
+    const steps = this.q<CustodyStep[]>('custody', { code: pack.code });
     const names = new Map<string, string>();
     const nameOf = (id: string) => {
       if (!names.has(id)) names.set(id, (this.node.query('identity', 'institution', { id }) as Institution).name);
       return names.get(id)!;
     };
-    const shipments = events.filter((e) => e.bizStep === 'shipping' && e.shipment).map((e) => this.q<Shipment>('shipment', { id: e.shipment! }));
+    const shipments = coldChainOf(steps);
     const warnings: Warning[] = [];
     if (pack.status === 'dispensed' || pack.status === 'returned') warnings.push('already-dispensed');
     if (pack.status === 'destroyed') warnings.push('destroyed');
@@ -204,7 +241,7 @@ export class DrugService {
     if (pack.excursion && !pack.released) warnings.push('temperature-excursion');
     const danger = warnings.some((w) => w !== 'in-transit');
     for (const w of warnings) if (w !== 'in-transit') await this.report(lookup, w);
-    const latest = events[events.length - 1]!;
+    const latest = steps[steps.length - 1]!;
     return {
       code: pack.code,
       found: true,
@@ -228,16 +265,7 @@ export class DrugService {
       holder: nameOf(pack.holder),
       // The patient's pseudonymous id is never shown; only that and when the pack was dispensed.
       ...(pack.dispensed ? { dispensedAt: pack.dispensed.at } : {}),
-      custody: events.map((e) => ({
-        event: e.id,
-        bizStep: e.bizStep,
-        time: e.eventTime,
-        institution: nameOf(e.institution),
-        ...(e.to ? { to: nameOf(e.to) } : {}),
-        ...(e.location ? { location: e.location } : {}),
-        txId: e.txId,
-        height: e.height,
-      })),
+      custody: steps.map((e) => custodyView(e, nameOf)),
       coldChain: shipments.map((s) => {
         const minC = s.sensors?.minC ?? NaN;
         const maxC = s.sensors?.maxC ?? NaN;
@@ -269,10 +297,10 @@ export class DrugService {
 
   /** A case or pallet (SSCC): what it holds, where it is and its custody; its packs are verified one by one. */
   private verifyContainer(container: Container): Verification {
-    const events = this.q<StoredEvent[]>('events', { code: container.code, limit: 10_000 });
+    const steps = this.q<CustodyStep[]>('custody', { code: container.code });
     const nameOf = (id: string) => (this.node.query('identity', 'institution', { id }) as Institution).name;
     const warnings: Warning[] = container.status === 'in_transit' ? ['in-transit'] : container.status === 'destroyed' ? ['destroyed'] : [];
-    const latest = events[events.length - 1];
+    const latest = steps[steps.length - 1];
     return {
       code: container.code,
       found: true,
@@ -282,7 +310,7 @@ export class DrugService {
       status: container.status,
       holder: nameOf(container.holder),
       contents: container.children.length,
-      custody: events.map((e) => ({ event: e.id, bizStep: e.bizStep, time: e.eventTime, institution: nameOf(e.institution), ...(e.to ? { to: nameOf(e.to) } : {}), ...(e.location ? { location: e.location } : {}), txId: e.txId, height: e.height })),
+      custody: steps.map((e) => custodyView(e, nameOf)),
       ...(latest ? { proof: this.proofOf(latest.height, latest.txId) } : {}),
     };
   }

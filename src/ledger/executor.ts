@@ -36,6 +36,8 @@ export interface Personality {
   readonly indexes: readonly IndexSpec[];
   /** Key prefixes whose past values need no `history` rows (see SqliteStoreOptions.historyExempt). */
   readonly historyExempt?: readonly string[];
+  /** The version of the state layout the contracts write (see SqliteStoreOptions.stateLayout). */
+  readonly stateLayout?: string;
   /** Stateless checks done at admission and again at execution: known contract and method, valid args. */
   admit(tx: TxEnvelope): void;
   /** Runs one tx against `env.state`; throws a CodedError for a deterministic, recorded failure. */

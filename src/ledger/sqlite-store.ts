@@ -96,6 +96,12 @@ export interface SqliteStoreOptions {
    * with different policies still agree on every block and state hash.
    */
   historyExempt?: readonly string[];
+  /**
+   * The version of the state layout the personality writes (`drugs@2`: the contracts whose layout changed). Recorded
+   * when the database is created; a database written under another layout is refused (STORE_INCOMPATIBLE), since
+   * replaying its blocks would not reach the state hashes they record. Absent: not checked.
+   */
+  stateLayout?: string;
 }
 
 export class SqliteStore implements StateReader {
@@ -132,7 +138,8 @@ export class SqliteStore implements StateReader {
     const created = this.checkSchemaVersion(options.readonly ?? false);
     if (created) {
       this.db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES ('historyExempt', ?)").run(JSON.stringify([...(options.historyExempt ?? [])].sort()));
-    }
+      if (options.stateLayout) this.db.prepare("INSERT OR REPLACE INTO meta (k, v) VALUES ('stateLayout', ?)").run(options.stateLayout);
+    } else if (options.stateLayout !== undefined) this.checkStateLayout(options.stateLayout);
     this.historyExempt = readHistoryPolicy(this.db);
     this.db.pragma('cache_size = -65536');
     this.indexes = new Map(options.indexes.map((s) => [s.name, s]));
@@ -210,6 +217,17 @@ export class SqliteStore implements StateReader {
       );
     }
     return false;
+  }
+
+  /** Refuses a database whose contracts wrote another state layout (one from before layouts were recorded is ''). */
+  private checkStateLayout(expected: string): void {
+    const stored = (this.db.prepare("SELECT v FROM meta WHERE k = 'stateLayout'").get() as { v: string } | undefined)?.v ?? '';
+    if (stored === expected) return;
+    this.db.close();
+    throw new CodedError(
+      'STORE_INCOMPATIBLE',
+      `the ledger database was written under contract state layout '${stored || 'initial'}', this MedChain writes '${expected || 'initial'}'; re-create the data directory (medchain init)`,
+    );
   }
 
   /** Whether the history table keeps the past values of `key`. */

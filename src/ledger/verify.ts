@@ -47,7 +47,7 @@ class Mismatch extends Error {
 
 export async function verifyLedger(options: VerifyOptions): Promise<VerifyReport> {
   const started = performance.now();
-  const stored = new SqliteStore({ path: options.path, indexes: options.personality.indexes, readonly: true });
+  const stored = new SqliteStore({ path: options.path, indexes: options.personality.indexes, readonly: true, ...(options.personality.stateLayout !== undefined ? { stateLayout: options.personality.stateLayout } : {}) });
   // Replay under the stored database's own history policy (fixed when it was created).
   const replay = new SqliteStore({ path: ':memory:', indexes: options.personality.indexes, synchronous: 'off', historyExempt: stored.historyExempt });
   // One read transaction: a node that keeps committing while we verify does not change what we see.

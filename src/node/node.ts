@@ -163,6 +163,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     path: join(config.dataDir, LEDGER_FILE),
     indexes: runtime.indexes,
     historyExempt: runtime.historyExempt,
+    stateLayout: runtime.stateLayout,
     synchronous: config.synchronous ?? 'full',
   });
   // A failed background checkpoint leaves the log longer until the next succeeds (or the commit path checkpoints).

@@ -119,6 +119,39 @@ describe('drugs: custody in depth', () => {
     expect(stockFromCounters()).toEqual(stockFromPacks());
   });
 
+  it('keeps each code\'s custody in its own steps: one receipt of two shipments, a partial receipt, a case\'s packs', async () => {
+    const a = (await ok(maker, 'capture', { event: epcisEvent('shipping', [pack(1000)], { ...shipTo(DIST), ...temperatures(4, 5) }) })).shipment as string;
+    const b = (await ok(maker, 'capture', { event: epcisEvent('shipping', [pack(1001), pack(1002)], { ...shipTo(DIST), ...temperatures(3, 7) }) })).shipment as string;
+    await ok(dist, 'capture', { event: epcisEvent('receiving', [pack(1000), pack(1001)], temperatures(6)) });
+    const steps = (serial: number) => node.query('drugs', 'custody', { code: cn(serial) }) as Array<{ event: string; bizStep: string; shipment?: string; sensors?: { readings: number } }>;
+    // The receipt took in two shipments: each pack's step names its own.
+    expect(steps(1000).map((s) => [s.bizStep, s.shipment])).toEqual([['commissioning', undefined], ['shipping', a], ['receiving', a]]);
+    expect(steps(1001).map((s) => [s.bizStep, s.shipment])).toEqual([['commissioning', undefined], ['shipping', b], ['receiving', b]]);
+    // The steps name exactly the events the EPCIS query by code returns.
+    for (const serial of [1000, 1001, 1002]) {
+      expect(steps(serial).map((s) => s.event)).toEqual((node.query('drugs', 'events', { code: `sgtin:${INSULIN}.${serial}` }) as Array<{ id: string }>).map((e) => e.id));
+    }
+    const v1000 = await node.drugs.verify(cn(1000));
+    expect(v1000.coldChain).toEqual([{ shipment: a, from: expect.any(String), to: expect.any(String), minC: 4, maxC: 6, excursion: false }]);
+    expect(v1000.custody!.map((c) => c.bizStep)).toEqual(['commissioning', 'shipping', 'receiving']);
+    // 1002 was shipped with 1001 and not received: still in transit, its chain ends at the shipping.
+    expect(steps(1002).map((s) => s.bizStep)).toEqual(['commissioning', 'shipping']);
+    // Its late receipt with a reading out of range marks the whole shipment, 1001 included (already received), and
+    // gives 1001 a step with that reading: its cold chain shows the shipment's full record.
+    await ok(dist, 'capture', { event: epcisEvent('receiving', [pack(1002)], temperatures(12)) });
+    const v1001 = await node.drugs.verify(cn(1001));
+    expect(v1001.warnings).toContain('temperature-excursion');
+    expect(v1001.coldChain).toEqual([{ shipment: b, from: expect.any(String), to: expect.any(String), minC: 3, maxC: 12, excursion: true }]);
+    // A pack inside a case gets a step for each move of the case.
+    await ok(dist, 'capture', { event: { ...epcisEvent('packing', []), type: 'AggregationEvent', action: 'ADD', parentID: ssccEpc(CASE), childEPCs: [pack(1000), pack(1001)], epcList: undefined } });
+    await ok(dist, 'capture', { event: epcisEvent('shipping', [ssccEpc(CASE)], shipTo(PHARMACY)) });
+    expect(steps(1000).map((s) => s.bizStep)).toEqual(['commissioning', 'shipping', 'receiving', 'packing', 'shipping']);
+    expect((node.query('drugs', 'custody', { code: `sscc:${CASE}` }) as unknown[]).length).toBe(2);
+    expect((await run(dist, 'capture', { event: epcisEvent('shipping', [pack(1003)], shipTo(PHARMACY)) })).code).toBe('NOT_HOLDER');
+    expect(steps(1003).map((s) => s.bizStep)).toEqual(['commissioning']);
+    expect(() => node.query('drugs', 'custody', { code: '81234569999999999999' })).toThrow(/unknown code/);
+  });
+
   it('a batch captures event by event: a refused event writes nothing, the others stand', async () => {
     const r = await ok(maker, 'captureBatch', {
       events: [

@@ -42,7 +42,7 @@ export function tempDir(prefix = 'medchain-test-'): { dir: string; remove(): voi
  */
 export function genesisLedger(path = ':memory:') {
   const runtime = createContractRuntime();
-  const store = new SqliteStore({ path, indexes: runtime.indexes, synchronous: 'off' });
+  const store = new SqliteStore({ path, indexes: runtime.indexes, stateLayout: runtime.stateLayout, synchronous: 'off' });
   const executor = new BlockExecutor(store, runtime, CHAIN);
   const genesis = demoGenesis();
   const block0 = executor.executeGenesis(genesis, genesis.time);

@@ -115,4 +115,29 @@ describe('history policy', () => {
       t.remove();
     }
   });
+
+  it('records the contracts\' state layout when created and refuses a database of another layout with a clear error', async () => {
+    const t = tempDir();
+    try {
+      const path = join(t.dir, 'ledger.db');
+      const layout = createContractRuntime().stateLayout;
+      expect(layout).toBe('drugs@2');
+      await new SqliteStore({ path, indexes: [], stateLayout: layout }).close();
+      const same = new SqliteStore({ path, indexes: [], stateLayout: layout });
+      same.db.prepare("DELETE FROM meta WHERE k = 'stateLayout'").run(); // as a database created before layouts were recorded
+      await same.close();
+      expect(() => new SqliteStore({ path, indexes: [], stateLayout: layout })).toThrow(/state layout 'initial', this MedChain writes 'drugs@2'; re-create/);
+      try {
+        new SqliteStore({ path, indexes: [], stateLayout: layout });
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('STORE_INCOMPATIBLE');
+      }
+      // Nothing was changed by the refusal: the database still opens when the layout is not checked.
+      const unchecked = new SqliteStore({ path, indexes: [] });
+      expect(unchecked.db.prepare("SELECT v FROM meta WHERE k = 'stateLayout'").get()).toBeUndefined();
+      await unchecked.close();
+    } finally {
+      t.remove();
+    }
+  });
 });

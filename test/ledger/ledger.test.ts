@@ -317,7 +317,7 @@ describe('execution', () => {
     const t = tempDir();
     cleanups.push(() => t.remove());
     const path = join(t.dir, 'ledger.db');
-    const store = new SqliteStore({ path, indexes: runtime.indexes, historyExempt: runtime.historyExempt });
+    const store = new SqliteStore({ path, indexes: runtime.indexes, historyExempt: runtime.historyExempt, stateLayout: runtime.stateLayout });
     let host: SequencerHost | undefined;
     const sequencer: Sequencer = { kind: 'captured', start: async (h) => void (host = h), enqueue: () => undefined, pending: () => 0, stop: async () => [] };
     const ledger = await Ledger.open(

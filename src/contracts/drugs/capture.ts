@@ -8,7 +8,7 @@ import { keys as idKeys } from '../identity/model.js';
 import { packOfCn, PackBook } from './book.js';
 import { fail } from './drug-errors.js';
 import { assertPrescriptionOf } from './prescription.js';
-import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredEvent } from './model.js';
+import { dayOf, drugKeys, type Batch, type Coded, type Container, type CustodyStep, type Pack, type Product, type Shipment, type StoredEvent } from './model.js';
 
 /**
  * EPCIS 2.0 events applied to custody. Each event is named by its CBV 2.0 event hash id (computed here, so every
@@ -207,6 +207,7 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
     const touched = [...changes.touched].filter((k) => !named.has(k)).sort();
     const row: StoredEvent = { ...stored, codes, ...(touched.length ? { touched } : {}) };
     state.put(eventKey, row);
+    writeCustody(state, row, [...codes, ...touched]);
     return row;
   };
 
@@ -353,6 +354,26 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
   }
   if (temps.length && !stored.sensors) stored.sensors = { readings: temps.length, minC: Math.min(...temps), maxC: Math.max(...temps) };
   return finish(keys);
+}
+
+/** One custody step per code the event named or moved (what a verification of that code shows of the event). */
+function writeCustody(state: WriteState, event: StoredEvent, codes: string[]): void {
+  const base: CustodyStep = {
+    event: event.id,
+    bizStep: event.bizStep,
+    eventTime: event.eventTime,
+    institution: event.institution,
+    ...(event.to ? { to: event.to } : {}),
+    ...(event.location ? { location: event.location } : {}),
+    ...(event.sensors ? { sensors: event.sensors } : {}),
+    txId: event.txId,
+    height: event.height,
+  };
+  for (const code of codes) {
+    // A receiving event may take in several shipments: each code's step names its own.
+    const shipment = event.bizStep === 'receiving' ? state.get<Coded>(drugKeys.code(code))?.shipment : event.shipment;
+    state.put(drugKeys.custody(code, event.utc, event.id), shipment ? { ...base, shipment } : base);
+  }
 }
 
 /** A container and every container inside it (packs excluded). */

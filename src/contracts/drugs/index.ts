@@ -8,7 +8,7 @@ import { ContractError } from '../errors.js';
 import { cnRangeTaken, PackBook, packOfCn, Savepoint } from './book.js';
 import { expiringStock } from './reports.js';
 import { applyEvent, eventHashId, EpcisEvent, fail, loadCoded, utcOf } from './capture.js';
-import { CnCode, CodeKey, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type Pack, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
+import { CnCode, CodeKey, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type CustodyStep, type Pack, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
 
 export * from './model.js';
 export type { ExpiringReport, ExpiringStock } from './reports.js';
@@ -284,14 +284,35 @@ function holdersOf(state: ReadState, gtin: string, lot: string): Stock[] {
   return state.byIndex<Stock>('stockByBatch', `${gtin}/${lot}`, { limit: 10_000 }).map((e) => e.value);
 }
 
-/** Every event that touched a code, oldest first: its commissioning, then the index of events by code. */
+/** The custody steps of a code, oldest first (its commissioning is found from the pack row). */
+function custodyRows(state: ReadState, code: string): Array<{ key: string; value: CustodyStep }> {
+  return state.range<CustodyStep>(`drug/custody/${code}/`, { limit: 10_000 });
+}
+
+/** A commissioning event as a custody step (a bulk commissioning writes no step per pack). */
+function commissioningStep(e: StoredEvent): CustodyStep {
+  return { event: e.id, bizStep: e.bizStep, eventTime: e.eventTime, institution: e.institution, txId: e.txId, height: e.height };
+}
+
+/** What a verification shows of a code's history, oldest first: its commissioning, then one range of custody steps. */
+function custodyOf(state: ReadState, coded: Coded): CustodyStep[] {
+  const commissioning = coded.kind === 'pack' ? eventById(state, coded.commissioned) : undefined;
+  return [...(commissioning ? [commissioningStep(commissioning)] : []), ...custodyRows(state, coded.code).map((r) => r.value)];
+}
+
+/** Every event that touched a code, oldest first: its commissioning, then the events its custody steps name. */
 function eventsOf(state: ReadState, coded: Coded): StoredEvent[] {
   const out: StoredEvent[] = [];
   if (coded.kind === 'pack') {
     const commissioning = eventById(state, coded.commissioned);
     if (commissioning) out.push(commissioning);
   }
-  for (const { value } of state.byIndex<StoredEvent>('drugEvents', `code:${coded.code}`, { limit: 10_000 })) out.push(value);
+  const prefix = `drug/custody/${coded.code}/`;
+  for (const { key } of custodyRows(state, coded.code)) {
+    // The step's key ends with the event row's key: `{utc}/{digest}`.
+    const event = state.get<StoredEvent>(`drug/ev/${key.slice(prefix.length)}`);
+    if (event) out.push(event);
+  }
   return out;
 }
 
@@ -317,17 +338,18 @@ export const drugsContract: ContractDef = {
         const terms = [`id:${eventDigest(e.id)}`, `step:${e.bizStep}`, `inst:${e.institution}`];
         if (e.location) terms.push(`loc:${e.location}`);
         if (e.disposition) terms.push(`disp:${e.disposition}`);
-        // Commissioning events are found from the pack row (a bulk one would otherwise index 100,000 codes).
-        if (e.bizStep !== 'commissioning') for (const code of [...(e.codes ?? []), ...(e.touched ?? [])]) terms.push(`code:${code}`);
+        // By code, events are found through the codes' custody steps (drug/custody/), not through this index.
         return terms;
       },
     },
   ],
   // Event rows are written once (a history row would repeat them); a pack or container row changes only by an
-  // anchored event (found through the `code:` index) or a pharmacist's release, which stays in the row; a shipment
+  // anchored event (found through the code's custody steps) or a pharmacist's release, which stays in the row; a shipment
   // only by its shipping and receiving events. The ledger keeps no per-key history for these (the txs that wrote
   // them are in the blocks); stock counters, batches, notices and the rest keep theirs.
   historyExempt: ['drug/ev/', 'drug/code/', 'drug/ship/'],
+  // 2: custody steps under each code (drug/custody/) in place of the `code:` terms of the event index.
+  layoutVersion: 2,
   methods: { registerLocation, registerProduct, registerBatch, commission, capture, captureBatch, recall, release, reportScan },
   queries: {
     product: query({ input: Type.Object({ gtin: Gtin }, { additionalProperties: false }), run: (ctx, { gtin }) => ctx.state.get<Product>(drugKeys.product(gtin)) ?? fail('NOT_FOUND', `no product ${gtin}`) }),
@@ -387,6 +409,12 @@ export const drugsContract: ContractDef = {
           after = page[page.length - 1]!.key;
         }
       },
+    }),
+    custody: query({
+      sensitive: true,
+      description: 'The custody chain of a pack or container (key or 20-digit code), oldest first: what each event did, who, when, where, with its tx and height.',
+      input: Type.Object({ code: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+      run: (ctx, { code }) => custodyOf(ctx.state, packOrAlias(ctx.state, code) ?? fail('UNKNOWN_CODE', `unknown code ${code}`)),
     }),
     event: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => eventById(ctx.state, id) ?? fail('NOT_FOUND', `no event ${id}`) }),
     shipment: query({ input: Type.Object({ id: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), run: (ctx, { id }) => ctx.state.get<Shipment>(drugKeys.shipment(id)) ?? fail('NOT_FOUND', `no shipment ${id}`) }),

@@ -3,8 +3,9 @@ import { Type } from '@sinclair/typebox';
 /**
  * Drug traceability state. Packs and containers share one namespace of code keys (`sgtin:{gtin}.{serial}`,
  * `sscc:{18}`). A pack row holds only the pack's current state (constant size: it does not grow with events);
- * the events that touched a pack are found through the `drugEvents` index (term `code:{key}`), whose event rows
- * are keyed by event time, so a pack's custody chain comes back in time order from one index lookup. The
+ * each event that touches a pack or container also writes a small custody step under the code
+ * (`drug/custody/{code}/{utc}/{digest}`), so a code's whole chain is one contiguous range read in time order
+ * however large the ledger grows (a verification reads a few pages, not one event row per step). The
  * 20-digit Chinese codes of a commissioning are one range row, not one row per pack. Stock per holder and batch
  * is a counter row kept up to date by every change of a pack, so inventory and recall read a few rows, not
  * every pack.
@@ -115,6 +116,24 @@ export interface StoredEvent {
   sensors?: { readings: number; minC: number; maxC: number };
 }
 
+/**
+ * What a verification shows of one event that touched a code, written under the code when the event is applied
+ * (write-once). `shipment` is the code's own shipment (a receiving event may take in several), and `sensors` the
+ * readings this event attached to it.
+ */
+export interface CustodyStep {
+  event: string;
+  bizStep: string;
+  eventTime: string;
+  institution: string;
+  to?: string;
+  location?: string;
+  shipment?: string;
+  sensors?: { readings: number; minC: number; maxC: number };
+  txId: string;
+  height: number;
+}
+
 export interface ScanReport {
   id: string;
   code: string;
@@ -157,6 +176,8 @@ export const drugKeys = {
   shipment: (id: string) => `drug/ship/${id}`,
   /** Events are keyed by time, so index lookups (a pack's custody, a step in a time range) come back in time order. */
   event: (utc: string, id: string) => `drug/ev/${utc}/${eventDigest(id)}`,
+  /** Serials and SSCCs hold no `/`, so `drug/custody/{code}/` is exactly one code's steps, oldest first. */
+  custody: (code: string, utc: string, id: string) => `drug/custody/${code}/${utc}/${eventDigest(id)}`,
   notice: (institution: string, id: string) => `drug/notice/${institution}/${id}`,
   scan: (id: string) => `drug/scan/${id}`,
 };
