@@ -8,7 +8,7 @@ import { keys as idKeys } from '../identity/model.js';
 import { packOfCn, PackBook } from './book.js';
 import { fail } from './drug-errors.js';
 import { assertPrescriptionOf } from './prescription.js';
-import { dayOf, drugKeys, type Batch, type Coded, type Container, type CustodyStep, type Pack, type Product, type Shipment, type StoredEvent } from './model.js';
+import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredCustodyStep, type StoredEvent } from './model.js';
 
 /**
  * EPCIS 2.0 events applied to custody. Each event is named by its CBV 2.0 event hash id (computed here, so every
@@ -358,8 +358,7 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
 
 /** One custody step per code the event named or moved (what a verification of that code shows of the event). */
 function writeCustody(state: WriteState, event: StoredEvent, codes: string[]): void {
-  const base: CustodyStep = {
-    event: event.id,
+  const base: StoredCustodyStep = {
     bizStep: event.bizStep,
     eventTime: event.eventTime,
     institution: event.institution,
@@ -370,8 +369,9 @@ function writeCustody(state: WriteState, event: StoredEvent, codes: string[]): v
     height: event.height,
   };
   for (const code of codes) {
-    // A receiving event may take in several shipments: each code's step names its own.
-    const shipment = event.bizStep === 'receiving' ? state.get<Coded>(drugKeys.code(code))?.shipment : event.shipment;
+    // A receiving event may take in several shipments: each code's step names its own (a shipping step's
+    // shipment is the event itself, see custodyStepOf).
+    const shipment = event.bizStep === 'receiving' ? state.get<Coded>(drugKeys.code(code))?.shipment : undefined;
     state.put(drugKeys.custody(code, event.utc, event.id), shipment ? { ...base, shipment } : base);
   }
 }

@@ -8,7 +8,7 @@ import { ContractError } from '../errors.js';
 import { cnRangeTaken, PackBook, packOfCn, Savepoint } from './book.js';
 import { expiringStock } from './reports.js';
 import { applyEvent, eventHashId, EpcisEvent, fail, loadCoded, utcOf } from './capture.js';
-import { CnCode, CodeKey, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type CustodyStep, type Pack, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
+import { CnCode, CodeKey, custodyStepOf, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type CustodyStep, type Pack, type StoredCustodyStep, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
 
 export * from './model.js';
 export type { ExpiringReport, ExpiringStock } from './reports.js';
@@ -285,8 +285,8 @@ function holdersOf(state: ReadState, gtin: string, lot: string): Stock[] {
 }
 
 /** The custody steps of a code, oldest first (its commissioning is found from the pack row). */
-function custodyRows(state: ReadState, code: string): Array<{ key: string; value: CustodyStep }> {
-  return state.range<CustodyStep>(`drug/custody/${code}/`, { limit: 10_000 });
+function custodyRows(state: ReadState, code: string): Array<{ key: string; value: StoredCustodyStep }> {
+  return state.range<StoredCustodyStep>(`drug/custody/${code}/`, { limit: 10_000 });
 }
 
 /** A commissioning event as a custody step (a bulk commissioning writes no step per pack). */
@@ -297,7 +297,7 @@ function commissioningStep(e: StoredEvent): CustodyStep {
 /** What a verification shows of a code's history, oldest first: its commissioning, then one range of custody steps. */
 function custodyOf(state: ReadState, coded: Coded): CustodyStep[] {
   const commissioning = coded.kind === 'pack' ? eventById(state, coded.commissioned) : undefined;
-  return [...(commissioning ? [commissioningStep(commissioning)] : []), ...custodyRows(state, coded.code).map((r) => r.value)];
+  return [...(commissioning ? [commissioningStep(commissioning)] : []), ...custodyRows(state, coded.code).map((r) => custodyStepOf(r.key, r.value))];
 }
 
 /** Every event that touched a code, oldest first: its commissioning, then the events its custody steps name. */

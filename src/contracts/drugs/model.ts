@@ -163,6 +163,21 @@ export interface Stock {
 
 /** The hex digest of a CBV 2.0 hash id (`ni:///sha-256;{hex}?ver=CBV2.0`). */
 export const eventDigest = (id: string) => id.slice(14, 78);
+/** The CBV 2.0 hash id of a digest (the inverse of eventDigest). */
+export const eventIdOf = (digest: string) => `ni:///sha-256;${digest}?ver=CBV2.0`;
+
+/**
+ * A custody step as stored: the event id is in the row's key, and a shipping step's shipment is its own event,
+ * so neither is repeated in the value (there is one step per code per event: the bytes add up).
+ */
+export type StoredCustodyStep = Omit<CustodyStep, 'event'>;
+
+/** The step a custody row holds (`key` is its row key, ending with the event's digest). */
+export function custodyStepOf(key: string, value: StoredCustodyStep): CustodyStep {
+  const event = eventIdOf(key.slice(-64));
+  const shipment = value.shipment ?? (value.bizStep === 'shipping' ? event : undefined);
+  return { event, ...value, ...(shipment ? { shipment } : {}) };
+}
 
 export const drugKeys = {
   product: (gtin: string) => `drug/product/${gtin}`,
