@@ -51,7 +51,9 @@ export interface Head {
 /** Bumped whenever the tables change; a database of another version is refused rather than misread. */
 // 2: block headers carry the proposal's slot, the proposal no longer names the previous block (pipelined
 // proposals); `history` holds only versions that are no longer current.
-const SCHEMA_VERSION = 2;
+// 3: `txs_ids_by_height`, so a block's tx ids (for an inclusion proof) come from a few small index pages, not from
+// the table's leaf cells, which carry up to ~1 KiB of each tx body.
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
@@ -60,6 +62,7 @@ CREATE TABLE IF NOT EXISTS txs (
   height INTEGER NOT NULL, idx INTEGER NOT NULL, id BLOB NOT NULL, body TEXT NOT NULL, result TEXT NOT NULL,
   sig_ok INTEGER NOT NULL, PRIMARY KEY (height, idx)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_id ON txs(id);
+CREATE INDEX IF NOT EXISTS txs_ids_by_height ON txs(height, idx, id);
 CREATE TABLE IF NOT EXISTS state (
   key TEXT PRIMARY KEY, value TEXT NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history (
