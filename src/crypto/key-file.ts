@@ -4,6 +4,7 @@ import { fromBase64Url, toBase64Url } from './encoding.js';
 import { ed25519FromSeed, generateEd25519 } from './ed25519.js';
 import { generateX25519, x25519FromPrivate } from './x25519.js';
 import { didKeyFromPublicKey } from './did-key.js';
+import type { KeyFile } from './key-file-format.js';
 
 /** A person's, node's or device's key material: an Ed25519 signing key and an X25519 key-agreement key. */
 export interface Identity {
@@ -24,21 +25,7 @@ export function identityFromSecrets(seed: Uint8Array, agreementPrivate: Uint8Arr
   return { did: didKeyFromPublicKey(signing.publicKey), label, signing, agreement: x25519FromPrivate(agreementPrivate) };
 }
 
-/**
- * Key file format v1: the two 32-byte private keys, encrypted with AES-256-GCM under a key derived from the
- * passphrase by scrypt. Public parts stay readable so a file can be identified without the passphrase;
- * they are bound to the ciphertext as GCM associated data, so swapping them is detected.
- */
-export interface KeyFile {
-  format: 'medchain-key';
-  version: 1;
-  did: string;
-  label?: string;
-  agreementPublicKey: string;
-  kdf: { name: 'scrypt'; salt: string; N: number; r: number; p: number };
-  cipher: { name: 'aes-256-gcm'; iv: string; tag: string };
-  ciphertext: string;
-}
+export type { KeyFile } from './key-file-format.js';
 
 export class KeyFileError extends Error {
   constructor(

@@ -4,6 +4,7 @@ import { scryptAsync } from '@noble/hashes/scrypt.js';
 import canonicalize from 'canonicalize';
 import { userRequestMessage } from '../../../src/contracts/user-request-message.js';
 import { TX_SIGNING_DOMAIN } from '../../../src/ledger/tx-signing.js';
+import type { KeyFile } from '../../../src/crypto/key-file-format.js';
 import { concatBytes, didKeyOfEd25519, fromBase64Url, toBase64Url, toHex, utf8 } from './encoding.js';
 
 ed.hashes.sha512 = sha512;
@@ -64,16 +65,7 @@ export interface TxEnvelope {
 }
 
 /** Key file v1 (src/crypto/key-file.ts): scrypt → AES-256-GCM over seed ‖ X25519 key; the header is AAD. */
-export interface KeyFile {
-  format: 'medchain-key';
-  version: 1;
-  did: string;
-  label?: string;
-  agreementPublicKey: string;
-  kdf: { name: 'scrypt'; salt: string; N: number; r: number; p: number };
-  cipher: { name: 'aes-256-gcm'; iv: string; tag: string };
-  ciphertext: string;
-}
+export type { KeyFile } from '../../../src/crypto/key-file-format.js';
 
 export class KeyFileError extends Error {
   constructor(readonly code: 'KEY_FILE_INVALID' | 'KEY_FILE_PASSPHRASE') {
