@@ -38,8 +38,8 @@ const NODE_WINDOW_MS = USER_REQUEST_WINDOW_MS - 30_000;
 /**
  * Until when a request's nonce must be remembered (`UsedNonces`): the first moment the request no longer passes the
  * time check below. A captured request cannot be sent again, reads included (writes are also refused later by the ledger, which
- * burns the nonce of a relayed request, but reads never reach it). After a restart, a request accepted before it
- * could be replayed for the rest of its window.
+ * burns the nonce of a relayed request, but reads never reach it). The set is in memory: after a restart, requests
+ * signed before the API started are refused (`authenticate`), since the previous process may have accepted them.
  */
 export function userNonceExpiry(requestTs: number): number {
   return requestTs + NODE_WINDOW_MS + 1;
@@ -78,7 +78,13 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
   }
   // A little tighter than the contract's window, so a request accepted here is still fresh when its block commits.
   if (Math.abs(user.ts - now) > NODE_WINDOW_MS) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
-  if (request.server.usedNonces && !request.server.usedNonces.claim(`${did} ${nonce}`, userNonceExpiry(user.ts), now)) {
+  const used = request.server.usedNonces;
+  if (used && user.ts < used.since) {
+    // Signed before this API started: a previous process may have served it, and its nonces are forgotten. Only
+    // requests in flight across a restart (or from a clock running behind) meet this; signing again passes.
+    throw new CodedError('UNAUTHENTICATED', 'this request was signed before the node (re)started and may have been used: sign it again');
+  }
+  if (used && !used.claim(`${did} ${nonce}`, userNonceExpiry(user.ts), now)) {
     throw new CodedError('UNAUTHENTICATED', 'this signed request was already used (replay): sign each request with a new nonce');
   }
   authenticated.set(request, user);

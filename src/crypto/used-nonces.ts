@@ -1,10 +1,13 @@
 /**
  * Replay protection for signed requests: the nonces a receiver accepted, each kept until the request that carried
  * it can no longer pass the receiver's own freshness check (its expiry). In memory, so a receiver that restarts
- * forgets them; callers say what that leaves open.
+ * forgets them: `since` is when this set began, and a receiver that knows when a request was signed refuses one
+ * signed before then (it may have been accepted by the previous process); callers say what else is left open.
  */
 export class UsedNonces {
   private readonly expiries = new Map<string, number>();
+
+  constructor(readonly since: number = Date.now()) {}
 
   /** Records `key` until `expiresAt` (ms); false if it is already recorded. */
   claim(key: string, expiresAt: number, now: number): boolean {
