@@ -34,15 +34,17 @@ const count = (db: Database.Database, sql: string, ...args: unknown[]) => (db.pr
 
 describe('history policy', () => {
   it('a node keeps no history rows for exempt prefixes, every other write keeps its versions, and verify passes', async () => {
-    expect(createContractRuntime().historyExempt).toEqual(['drug/ev/', 'drug/code/', 'drug/ship/']);
+    expect(createContractRuntime().historyExempt).toEqual(['drug/ev/', 'drug/custody/', 'drug/code/', 'drug/ship/']);
     const db = new Database(dbPath, { readonly: true });
     try {
-      expect(JSON.parse((db.prepare("SELECT v FROM meta WHERE k = 'historyExempt'").get() as { v: string }).v)).toEqual(['drug/code/', 'drug/ev/', 'drug/ship/']);
+      expect(JSON.parse((db.prepare("SELECT v FROM meta WHERE k = 'historyExempt'").get() as { v: string }).v)).toEqual(['drug/code/', 'drug/custody/', 'drug/ev/', 'drug/ship/']);
       expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/code/' AND key < 'drug/code/\x7f'")).toBe(10);
       expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/ev/' AND key < 'drug/ev/\x7f'")).toBe(3);
       expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/code/' AND key < 'drug/code/\x7f'")).toBe(0);
       expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/ev/' AND key < 'drug/ev/\x7f'")).toBe(0);
       expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/ship/' AND key < 'drug/ship/\x7f'")).toBe(1);
+      // One custody step per pack and event (two packs shipped, then received), written once.
+      expect(count(db, "SELECT count(*) AS n FROM state WHERE key >= 'drug/custody/' AND key < 'drug/custody/\x7f'")).toBe(4);
       expect(count(db, "SELECT count(*) AS n FROM history WHERE key >= 'drug/ship/' AND key < 'drug/ship/\x7f'")).toBe(0);
       // The stock counters (written by commissioning, shipping and receiving) keep every superseded version: the
       // maker's row from commissioning (superseded by shipping), the pharmacy's in-transit row (superseded by receiving).

@@ -343,11 +343,12 @@ export const drugsContract: ContractDef = {
       },
     },
   ],
-  // Event rows are written once (a history row would repeat them); a pack or container row changes only by an
+  // Event rows and custody steps are written once (a history row would repeat them; and a write under an exempt
+  // prefix skips the lookup of a superseded version, one B-tree probe per step); a pack or container row changes only by an
   // anchored event (found through the code's custody steps) or a pharmacist's release, which stays in the row; a shipment
   // only by its shipping and receiving events. The ledger keeps no per-key history for these (the txs that wrote
   // them are in the blocks); stock counters, batches, notices and the rest keep theirs.
-  historyExempt: ['drug/ev/', 'drug/code/', 'drug/ship/'],
+  historyExempt: ['drug/ev/', 'drug/custody/', 'drug/code/', 'drug/ship/'],
   // 2: custody steps under each code (drug/custody/) in place of the `code:` terms of the event index.
   layoutVersion: 2,
   methods: { registerLocation, registerProduct, registerBatch, commission, capture, captureBatch, recall, release, reportScan },
