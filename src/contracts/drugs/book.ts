@@ -10,17 +10,22 @@ import { drugKeys, type CnRange, type Coded, type Pack, type Stock } from './mod
 
 /**
  * Writes buffered over a tx's state, applied in order by `commit()` or dropped. Values are kept as objects until
- * the commit (the contract treats values as immutable). Range reads are only allowed where the savepoint has
- * not written (the drugs methods never range over what they write in the same event).
+ * the commit (the contract treats values as immutable, so the parent's values are parsed once per savepoint and
+ * then served from memory: an event reads each pack it moves more than once). Range reads are only allowed where
+ * the savepoint has not written (the drugs methods never range over what they write in the same event).
  */
 export class Savepoint implements WriteState {
   private readonly writes = new Map<string, unknown>();
+  private readonly reads = new Map<string, unknown>();
 
   constructor(private readonly parent: WriteState) {}
 
   get<T = unknown>(key: string): T | undefined {
     if (this.writes.has(key)) return (this.writes.get(key) ?? undefined) as T | undefined;
-    return this.parent.get<T>(key);
+    if (this.reads.has(key)) return this.reads.get(key) as T | undefined;
+    const value = this.parent.get<T>(key);
+    this.reads.set(key, value);
+    return value;
   }
 
   put(key: string, value: unknown): void {
@@ -47,6 +52,7 @@ export class Savepoint implements WriteState {
       else this.parent.put(key, value);
     }
     this.writes.clear();
+    this.reads.clear();
   }
 
   private assertUntouched(prefix: string): void {

@@ -179,7 +179,10 @@ const capture = method({
   ),
   run(ctx, { onBehalfOf, ...input }) {
     const user = actingUser(ctx, onBehalfOf);
-    const stored = applyEvent(ctx, ctx.state, user, input);
+    // Through a savepoint too, for its read memo (a refusal throws, and the tx writes nothing either way).
+    const savepoint = new Savepoint(ctx.state);
+    const stored = applyEvent(ctx, savepoint, user, input);
+    savepoint.commit();
     ctx.emit('drugs.event', { id: stored.id, bizStep: stored.bizStep, institution: stored.institution });
     return { event: stored.id, bizStep: stored.bizStep, ...(stored.shipment ? { shipment: stored.shipment } : {}) };
   },
