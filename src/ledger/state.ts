@@ -50,9 +50,22 @@ export function clampLimit(limit: number | undefined): number {
   return Math.min(limit, MAX_RANGE_LIMIT);
 }
 
+/** The first two segments of a key or prefix (`drug/cnrange/`), or undefined when it has fewer. */
+function headOf(key: string): string | undefined {
+  const first = key.indexOf('/');
+  const second = first < 0 ? -1 : key.indexOf('/', first + 1);
+  return second < 0 ? undefined : key.slice(0, second + 1);
+}
+
 /** Writes layered over a parent reader. `null` marks a deletion. */
 export class StateOverlay implements StateReader {
   readonly writes = new Map<string, string | null>();
+  /**
+   * The heads (headOf) of every written key. A block's overlay holds thousands of writes; a range over a head
+   * nothing was written under (most lookups: a contract reading master data while writing events) then skips
+   * the scan of them, which otherwise cost each range call O(writes).
+   */
+  private readonly heads = new Set<string>();
 
   constructor(
     private readonly parent: StateReader,
@@ -67,12 +80,17 @@ export class StateOverlay implements StateReader {
 
   put(key: string, value: string): void {
     assertValidKey(key);
-    this.writes.set(key, value);
+    this.record(key, value);
   }
 
   del(key: string): void {
     assertValidKey(key);
-    this.writes.set(key, null);
+    this.record(key, null);
+  }
+
+  private record(key: string, value: string | null): void {
+    if (!this.writes.has(key)) this.heads.add(headOf(key) ?? '');
+    this.writes.set(key, value);
   }
 
   rangeRaw(prefix: string, options: RangeOptions = {}): StateEntry[] {
@@ -90,7 +108,7 @@ export class StateOverlay implements StateReader {
     const own = this.ownEntriesUnder(spec.prefix, options.after).filter(
       (e) => e.value !== null && spec.terms(JSON.parse(e.value)).includes(term),
     );
-    const touched = [...this.writes.keys()].filter((k) => k.startsWith(spec.prefix)).length;
+    const touched = this.mayHoldUnder(spec.prefix) ? [...this.writes.keys()].filter((k) => k.startsWith(spec.prefix)).length : 0;
     const parentRows = this.parent
       .indexRaw(index, term, { after: options.after, limit: Math.min(limit + touched, MAX_RANGE_LIMIT + touched) })
       .filter((row) => !this.writes.has(row.key));
@@ -99,11 +117,18 @@ export class StateOverlay implements StateReader {
 
   /** Moves this overlay's writes into `target` (used when a tx succeeds). */
   mergeInto(target: StateOverlay): void {
-    for (const [k, v] of this.writes) target.writes.set(k, v);
+    for (const [k, v] of this.writes) target.record(k, v);
+  }
+
+  /** False when no key under `prefix` was written here (every key under a prefix with a head shares that head). */
+  private mayHoldUnder(prefix: string): boolean {
+    const head = headOf(prefix);
+    return head === undefined || this.heads.has(head);
   }
 
   private ownEntriesUnder(prefix: string, after: string | undefined): Array<{ key: string; value: string | null }> {
     const out: Array<{ key: string; value: string | null }> = [];
+    if (!this.mayHoldUnder(prefix)) return out;
     for (const [key, value] of this.writes) {
       if (key.startsWith(prefix) && (after === undefined || key > after)) out.push({ key, value });
     }
