@@ -11,17 +11,25 @@ export const LEAD = 'qingshan-county-hospital';
 
 /** A real node of the demo consortium (genesis only) in a fresh temp directory. */
 export async function openTestNode(overrides: Partial<NodeConfig> = {}): Promise<{ node: MedchainNode; dir: string; cleanup(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'medchain-test-'));
-  const node = await createNode({
-    dataDir: dir,
-    genesis: demoGenesis(),
-    identity: demoIdentity(demoHandle.node(LEAD)),
-    institution: LEAD,
-    signatureWorkers: 0,
-    logger: pino({ level: 'silent' }),
-    sequencer: { kind: 'solo', maxWaitMs: 2 },
-    ...overrides,
-  });
+  // A given data dir is used as it is (and removed by cleanup); otherwise a fresh one, removed if the node fails to open.
+  const created = overrides.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'medchain-test-')) : undefined;
+  const dir = overrides.dataDir ?? created!;
+  let node: MedchainNode;
+  try {
+    node = await createNode({
+      genesis: demoGenesis(),
+      identity: demoIdentity(demoHandle.node(LEAD)),
+      institution: LEAD,
+      signatureWorkers: 0,
+      logger: pino({ level: 'silent' }),
+      sequencer: { kind: 'solo', maxWaitMs: 2 },
+      ...overrides,
+      dataDir: dir,
+    });
+  } catch (err) {
+    if (created) rmSync(created, { recursive: true, force: true });
+    throw err;
+  }
   return {
     node,
     dir,
