@@ -8,7 +8,7 @@ import { ContractError } from '../errors.js';
 import { cnRangeTaken, PackBook, packOfCn, Savepoint } from './book.js';
 import { expiringStock } from './reports.js';
 import { applyEvent, eventHashId, EpcisEvent, fail, loadCoded, utcOf } from './capture.js';
-import { CnCode, CodeKey, custodyStepOf, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type CustodyStep, type Pack, type StoredCustodyStep, type Product, type ScanReport, type Shipment, type Stock, type StoredEvent } from './model.js';
+import { CnCode, CodeKey, custodyStepOf, Day, dayOf, drugKeys, eventDigest, Gln, Gtin, Lot, type Batch, type CnRange, type Coded, type CustodyStep, type Pack, type Product, type ScanReport, type Shipment, type Stock, type StoredCustodyStep, type StoredEvent } from './model.js';
 
 export * from './model.js';
 export type { ExpiringReport, ExpiringStock } from './reports.js';
