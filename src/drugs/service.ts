@@ -3,7 +3,7 @@ import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import type { UserRequest } from '../contracts/delegation.js';
 import { ContractError, type ContractCode } from '../contracts/errors.js';
 import type { Institution } from '../contracts/identity/model.js';
-import { dayOf, DEFAULT_EXPIRING_DAYS, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, vocabulary, type Batch, type Coded, type Container, type CustodyStep, type ExpiringReport, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
+import { dayOf, DEFAULT_EXPIRING_DAYS, MAX_BATCH_EPCS, MAX_BATCH_EVENTS, mergeReadings, vocabulary, type Batch, type Coded, type Container, type CustodyStep, type ExpiringReport, type Pack, type Product, type Shipment, type StoredEvent } from '../contracts/drugs/index.js';
 import { codeKey, packDigitalLink, parseCode, parseEpc, type PackCode } from '../gs1/codes.js';
 import { cbvEventHashId } from '../gs1/event-hash.js';
 import { CodedError, signTx, type InclusionProof } from '../ledger/index.js';
@@ -71,11 +71,7 @@ function coldChainOf(steps: CustodyStep[]): ShipmentSeen[] {
     if (!step.shipment) continue;
     if (step.bizStep === 'shipping' && step.to) out.set(step.shipment, { id: step.shipment, from: step.institution, to: step.to });
     const seen = out.get(step.shipment);
-    if (!seen || !step.sensors) continue;
-    const before = seen.sensors;
-    seen.sensors = before
-      ? { readings: before.readings + step.sensors.readings, minC: Math.min(before.minC, step.sensors.minC), maxC: Math.max(before.maxC, step.sensors.maxC) }
-      : { ...step.sensors };
+    if (seen && step.sensors) seen.sensors = mergeReadings(seen.sensors, step.sensors);
   }
   return [...out.values()];
 }

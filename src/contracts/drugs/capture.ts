@@ -8,7 +8,7 @@ import { keys as idKeys } from '../identity/model.js';
 import { packOfCn, PackBook } from './book.js';
 import { fail } from './drug-errors.js';
 import { assertPrescriptionOf } from './prescription.js';
-import { dayOf, drugKeys, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredCustodyStep, type StoredEvent } from './model.js';
+import { dayOf, drugKeys, mergeReadings, readingsOf, type Batch, type Coded, type Container, type Pack, type Product, type Shipment, type StoredCustodyStep, type StoredEvent } from './model.js';
 
 /**
  * EPCIS 2.0 events applied to custody. Each event is named by its CBV 2.0 event hash id (computed here, so every
@@ -138,9 +138,9 @@ class Changes {
 function applySensors(changes: Changes, shipment: Shipment, temps: number[]): Shipment {
   if (temps.length === 0) return shipment;
   const state = changes.book.state;
-  const minC = Math.min(...temps, shipment.sensors?.minC ?? Infinity);
-  const maxC = Math.max(...temps, shipment.sensors?.maxC ?? -Infinity);
-  const updated: Shipment = { ...shipment, sensors: { readings: (shipment.sensors?.readings ?? 0) + temps.length, minC, maxC } };
+  const sensors = mergeReadings(shipment.sensors, readingsOf(temps));
+  const { minC, maxC } = sensors;
+  const updated: Shipment = { ...shipment, sensors };
   const products = new Map<string, Product>();
   for (const key of shipment.codes) {
     for (const pack of packsUnder(state, loadCoded(state, key))) {
@@ -352,7 +352,7 @@ export function applyEvent(ctx: TxContext, state: WriteState, user: Signer, inpu
     default:
       fail('UNSUPPORTED_EVENT', `bizStep ${bizStep || '(none)'} is not handled here; commissioning goes through drugs.commission`);
   }
-  if (temps.length && !stored.sensors) stored.sensors = { readings: temps.length, minC: Math.min(...temps), maxC: Math.max(...temps) };
+  if (temps.length && !stored.sensors) stored.sensors = readingsOf(temps);
   return finish(keys);
 }
 

@@ -289,7 +289,7 @@ function holdersOf(state: ReadState, gtin: string, lot: string): Stock[] {
 
 /** The custody steps of a code, oldest first (its commissioning is found from the pack row). */
 function custodyRows(state: ReadState, code: string): Array<{ key: string; value: StoredCustodyStep }> {
-  return state.range<StoredCustodyStep>(`drug/custody/${code}/`, { limit: 10_000 });
+  return state.range<StoredCustodyStep>(drugKeys.custodyOf(code), { limit: 10_000 });
 }
 
 /** A commissioning event as a custody step (a bulk commissioning writes no step per pack). */
@@ -310,7 +310,7 @@ function eventsOf(state: ReadState, coded: Coded): StoredEvent[] {
     const commissioning = eventById(state, coded.commissioned);
     if (commissioning) out.push(commissioning);
   }
-  const prefix = `drug/custody/${coded.code}/`;
+  const prefix = drugKeys.custodyOf(coded.code);
   for (const { key } of custodyRows(state, coded.code)) {
     // The step's key ends with the event row's key: `{utc}/{digest}`.
     const event = state.get<StoredEvent>(`drug/ev/${key.slice(prefix.length)}`);

@@ -18,6 +18,21 @@ export const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
 export const CodeKey = Type.String({ pattern: '^(sgtin:\\d{14}\\.[0-9A-Za-z]{1,20}|sscc:\\d{18})$' });
 export const CnCode = Type.String({ pattern: '^\\d{20}$' });
 
+/** Temperature readings (°C) in summary: how many, the lowest and the highest. */
+export interface Readings {
+  readings: number;
+  minC: number;
+  maxC: number;
+}
+
+/** The summary of a non-empty list of temperatures. */
+export const readingsOf = (temps: number[]): Readings => ({ readings: temps.length, minC: Math.min(...temps), maxC: Math.max(...temps) });
+
+/** Two summaries as one: a shipment's readings across the events that attached them (shipping, receiving). */
+export function mergeReadings(a: Readings | undefined, b: Readings): Readings {
+  return a ? { readings: a.readings + b.readings, minC: Math.min(a.minC, b.minC), maxC: Math.max(a.maxC, b.maxC) } : { ...b };
+}
+
 export interface Product {
   gtin: string;
   approvalNumber: string;
@@ -85,7 +100,7 @@ export interface Shipment {
   receivedAt?: string;
   /** Packs shipped but not in the receiving event. */
   missing?: string[];
-  sensors?: { readings: number; minC: number; maxC: number };
+  sensors?: Readings;
 }
 
 /** An anchored EPCIS event: its CBV 2.0 hash id, what it did, and the codes it named (compact for bulk). */
@@ -113,7 +128,7 @@ export interface StoredEvent {
   touched?: string[];
   to?: string;
   shipment?: string;
-  sensors?: { readings: number; minC: number; maxC: number };
+  sensors?: Readings;
 }
 
 /**
@@ -129,7 +144,7 @@ export interface CustodyStep {
   to?: string;
   location?: string;
   shipment?: string;
-  sensors?: { readings: number; minC: number; maxC: number };
+  sensors?: Readings;
   txId: string;
   height: number;
 }
@@ -192,7 +207,9 @@ export const drugKeys = {
   /** Events are keyed by time, so index lookups (a pack's custody, a step in a time range) come back in time order. */
   event: (utc: string, id: string) => `drug/ev/${utc}/${eventDigest(id)}`,
   /** Serials and SSCCs hold no `/`, so `drug/custody/{code}/` is exactly one code's steps, oldest first. */
-  custody: (code: string, utc: string, id: string) => `drug/custody/${code}/${utc}/${eventDigest(id)}`,
+  custody: (code: string, utc: string, id: string) => `${drugKeys.custodyOf(code)}${utc}/${eventDigest(id)}`,
+  /** The prefix of one code's custody steps. */
+  custodyOf: (code: string) => `drug/custody/${code}/`,
   notice: (institution: string, id: string) => `drug/notice/${institution}/${id}`,
   scan: (id: string) => `drug/scan/${id}`,
 };
