@@ -9,7 +9,6 @@ import { queryRoutes } from './routes/query.js';
 import { txRoutes } from './routes/txs.js';
 import { FHIR_BODY_LIMIT, fhirRoutes } from './routes/fhir.js';
 import { installSignedBodyParser } from './user-auth.js';
-import { UsedNonces } from '../crypto/index.js';
 import { recordRoutes } from './routes/records.js';
 import { drugRoutes } from './routes/drugs.js';
 import { demoRoutes } from './routes/demo.js';
@@ -46,7 +45,7 @@ export async function buildApi(node: MedchainNode, options: ApiOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, useDefaults: false } },
   });
   // Before any route scope is registered, so that every scope sees it.
-  app.decorate('usedNonces', new UsedNonces());
+  app.decorate('usedNonces', node.usedNonces);
   let spaFallback: Parameters<typeof installErrorHandling>[1] = undefined;
   installErrorHandling(app, (request, reply) => spaFallback?.(request, reply));
   // JSON only: a text body must not reach the tx routes as a string.

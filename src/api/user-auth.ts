@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity, type UsedNonces } from '../crypto/index.js';
+import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity, type NonceRegistry } from '../crypto/index.js';
 import { userRequestMessage, USER_REQUEST_WINDOW_MS, type UserRequest } from '../contracts/delegation.js';
 import { CodedError } from '../ledger/index.js';
 
@@ -38,8 +38,8 @@ const NODE_WINDOW_MS = USER_REQUEST_WINDOW_MS - 30_000;
 /**
  * Until when a request's nonce must be remembered (`UsedNonces`): the first moment the request no longer passes the
  * time check below. A captured request cannot be sent again, reads included (writes are also refused later by the ledger, which
- * burns the nonce of a relayed request, but reads never reach it). The set is in memory: after a restart, requests
- * signed before the API started are refused (`authenticate`), since the previous process may have accepted them.
+ * burns the nonce of a relayed request, but reads never reach it). A node keeps the set on disk (node/nonce-store.ts),
+ * so a restart forgets nothing; with an in-memory set, requests signed before it began are refused (`authenticate`).
  */
 export function userNonceExpiry(requestTs: number): number {
   return requestTs + NODE_WINDOW_MS + 1;
@@ -80,8 +80,8 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
   if (Math.abs(user.ts - now) > NODE_WINDOW_MS) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
   const used = request.server.usedNonces;
   if (used && user.ts < used.since) {
-    // Signed before this API started: a previous process may have served it, and its nonces are forgotten. Only
-    // requests in flight across a restart (or from a clock running behind) meet this; signing again passes.
+    // A nonce set kept in memory (a node's is on disk, since = 0): signed before the set began, the request may have
+    // been served by a previous process whose nonces are forgotten. Signing again passes.
     throw new CodedError('UNAUTHENTICATED', 'this request was signed before the node (re)started and may have been used: sign it again');
   }
   if (used && !used.claim(`${did} ${nonce}`, userNonceExpiry(user.ts), now)) {
@@ -94,7 +94,7 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Set on a node's API (buildApi): the nonces of signed requests it accepted. */
-    usedNonces?: UsedNonces;
+    usedNonces?: NonceRegistry;
   }
   interface FastifyRequest {
     /** SHA-256 (hex) of the raw body, computed before parsing: what the user's signature covers. */

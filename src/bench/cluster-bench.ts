@@ -44,6 +44,16 @@ function txFactory(): () => SignedTx {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Proposals appended and races lost so far, summed over the peers (each phase reports its own difference). */
+async function proposalCounts(peers: NodeProcessHandle[]): Promise<{ proposed: number; lostRaces: number }> {
+  const all = await Promise.all(peers.map(async (p) => ((await peerStatus(p.url)).sequencerStatus ?? {}) as { proposed?: number; lostRaces?: number }));
+  return { proposed: all.reduce((n, s) => n + (s.proposed ?? 0), 0), lostRaces: all.reduce((n, s) => n + (s.lostRaces ?? 0), 0) };
+}
+
+function countsSince(before: { proposed: number; lostRaces: number }, after: { proposed: number; lostRaces: number }) {
+  return { proposed: after.proposed - before.proposed, lostRaces: after.lostRaces - before.lostRaces };
+}
+
 async function heights(peers: NodeProcessHandle[]): Promise<number[]> {
   return Promise.all(peers.map(async (p) => (await peerStatus(p.url)).head.height));
 }
@@ -289,15 +299,16 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     log(`cluster: signing ${peakTxs} txs`);
     const pre = Array.from({ length: peakTxs }, make);
     log('cluster: peak committed throughput (closed loop, 1,000 in flight per node, batches of 100)');
-    const peakResult = await peak(peers, cluster.pids(), pre, 1000, 100);
+    const countsBeforePeak = await proposalCounts(peers);
+    const peakResult = { ...(await peak(peers, cluster.pids(), pre, 1000, 100)), proposals: countsSince(countsBeforePeak, await proposalCounts(peers)) };
     log(`cluster: ${peakResult.committedTxPerSecOnEveryNode} tx/s ${JSON.stringify(peakResult.failed)}`);
 
     const half = peakResult.committedTxPerSecOnEveryNode / 2;
     log(`cluster: latency at half of peak (${Math.round(half)} tx/s, batches every 20 ms)`);
     const stopLagWatch = watchEventLoops(peers);
-    const [heightBefore, cpuBefore] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids())];
+    const [heightBefore, cpuBefore, countsBefore] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCounts(peers)];
     const latencyRun = await openLoop(peers, make, half, quick ? 10 : 30);
-    const [heightAfter, cpuAfter] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids())];
+    const [heightAfter, cpuAfter, countsAfter] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCounts(peers)];
     const committed = latencyRun.stats.samples;
     const latency = {
       ...latencyRun.stats,
@@ -306,6 +317,8 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
       // Blocks are smaller at this rate than at peak, and every block costs every node a fixed amount of work.
       blocks: heightAfter - heightBefore,
       avgTxsPerBlock: Math.round(committed / Math.max(1, heightAfter - heightBefore)),
+      // Appended proposals and lost races (a lost race: proposed for a position another peer's proposal took).
+      proposals: countsSince(countsBefore, countsAfter),
       cpuMsPerTx: { nodes: round(((cpuAfter.nodes - cpuBefore.nodes) * 1000) / committed, 3), nats: round(((cpuAfter.nats - cpuBefore.nats) * 1000) / committed, 3) },
     };
     log(`cluster: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ${JSON.stringify(latency.failed)}`);

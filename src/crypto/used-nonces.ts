@@ -4,7 +4,15 @@
  * forgets them: `since` is when this set began, and a receiver that knows when a request was signed refuses one
  * signed before then (it may have been accepted by the previous process); callers say what else is left open.
  */
-export class UsedNonces {
+/** What a receiver of signed requests needs of a nonce set (this one, or the node's on-disk store). */
+export interface NonceRegistry {
+  /** Requests signed before this may have been accepted without the set knowing (0: none). */
+  readonly since: number;
+  /** Records `key` until `expiresAt` (ms); false if it is already recorded. */
+  claim(key: string, expiresAt: number, now: number): boolean;
+}
+
+export class UsedNonces implements NonceRegistry {
   private readonly expiries = new Map<string, number>();
 
   constructor(readonly since: number = Date.now()) {}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url, UsedNonces } from '../crypto/index.js';
+import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url, type NonceRegistry } from '../crypto/index.js';
 import type { AccessEntry } from '../contracts/access/index.js';
 import type { Institution, KeyRecord } from '../contracts/identity/model.js';
 import { CodedError, type ExecutedBlock, type StoredTx } from '../ledger/index.js';
@@ -27,7 +27,9 @@ const badRequest = (why: string) => new CodedError('BAD_USER_REQUEST', why);
  */
 export class ExchangeServer {
   /** The requests' nonces, each refused again while its request could still be valid. */
-  private readonly nonces = new UsedNonces();
+  private get nonces(): NonceRegistry {
+    return this.node.usedNonces;
+  }
   /** Requests waiting for the block of their access entry, by tx id. */
   private readonly txWaiters = new Map<string, Array<(tx: StoredTx | undefined) => void>>();
 

@@ -1,13 +1,36 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { userNonceExpiry } from '../../src/api/user-auth.js';
-import { UsedNonces } from '../../src/crypto/index.js';
+import { UsedNonces, type NonceRegistry } from '../../src/crypto/index.js';
 import { USER_REQUEST_WINDOW_MS } from '../../src/contracts/delegation.js';
+import { PersistentUsedNonces } from '../../src/node/nonce-store.js';
 
-describe('UsedNonces with the API\'s window (userNonceExpiry)', () => {
+const dir = mkdtempSync(join(tmpdir(), 'medchain-nonces-'));
+const opened: PersistentUsedNonces[] = [];
+let files = 0;
+afterAll(() => {
+  for (const s of opened) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function onDisk(path = join(dir, `n${files++}.db`)): PersistentUsedNonces {
+  const store = new PersistentUsedNonces(path);
+  opened.push(store);
+  return store;
+}
+
+const kinds: Array<[string, () => NonceRegistry & { size: number }]> = [
+  ['in memory (UsedNonces)', () => new UsedNonces()],
+  ['on disk (PersistentUsedNonces)', () => onDisk()],
+];
+
+describe.each(kinds)('nonces %s with the API\'s window (userNonceExpiry)', (_kind, make) => {
   const t0 = 1_767_225_600_000;
 
   it('accepts a nonce once per signer while its request is within the window, and forgets it after', () => {
-    const used = new UsedNonces();
+    const used = make();
     expect(used.claim('did:key:a n1', userNonceExpiry(t0), t0)).toBe(true);
     expect(used.claim('did:key:a n1', userNonceExpiry(t0), t0 + 1000)).toBe(false);
     // Another signer's nonce is another nonce.
@@ -20,14 +43,30 @@ describe('UsedNonces with the API\'s window (userNonceExpiry)', () => {
   });
 
   it('drops expired nonces as new ones arrive, so the set holds one window of requests', () => {
-    const used = new UsedNonces();
+    const used = make();
     for (let i = 0; i < 1000; i++) used.claim(`did:key:a n${i}`, userNonceExpiry(t0 + i * 1000), t0 + i * 1000);
     // The window is 270 s: at 1 request per second, about 270 are kept.
     expect(used.size).toBeGreaterThanOrEqual(270);
     expect(used.size).toBeLessThanOrEqual(272);
     // A request timed ahead of the node clock (allowed up to 270 s) is kept until its own time has passed by the window.
-    const ahead = new UsedNonces();
+    const ahead = make();
     expect(ahead.claim('did:key:a early', userNonceExpiry(t0 + 200_000), t0)).toBe(true);
     expect(ahead.claim('did:key:a early', userNonceExpiry(t0 + 200_000), t0 + 400_000)).toBe(false);
+  });
+});
+
+describe('PersistentUsedNonces', () => {
+  const t0 = 1_767_225_600_000;
+
+  it('still refuses a claimed nonce after it is closed and opened again (a node restart), until it expires', () => {
+    const path = join(dir, 'restart.db');
+    const before = onDisk(path);
+    expect(before.claim('did:key:a n1', t0 + 60_000, t0)).toBe(true);
+    before.close();
+    const after = onDisk(path);
+    expect(after.since).toBe(0); // it remembers: requests signed before the restart need no refusal for their time
+    expect(after.claim('did:key:a n1', t0 + 60_000, t0 + 1_000)).toBe(false);
+    expect(after.claim('did:key:a n2', t0 + 60_000, t0 + 1_000)).toBe(true);
+    expect(after.claim('did:key:a n1', t0 + 120_000, t0 + 60_000)).toBe(true);
   });
 });

@@ -1,0 +1,60 @@
+import Database from 'better-sqlite3';
+import type { NonceRegistry } from '../crypto/index.js';
+
+/**
+ * The nonces of signed requests a node accepted (user requests to its API, other nodes' record release requests),
+ * kept in the node's data dir (`nonces.db`) until each request can no longer pass its own freshness check. Being on
+ * disk, a request accepted before a restart (or a crash) is still refused as a replay after it, without refusing the
+ * requests that were merely in flight across the restart, as an in-memory set must.
+ *
+ * Committed in WAL mode with `synchronous = NORMAL`: a claim survives the process (a kill included) once `claim`
+ * returned; a power cut can lose the last claims before a checkpoint, which only a request captured in that moment
+ * and replayed within its expiry (minutes) could exploit.
+ */
+export class PersistentUsedNonces implements NonceRegistry {
+  /** Requests signed before this are not refused for their time: the store remembers what came before. */
+  readonly since = 0;
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement<[string, number]>;
+  private readonly purge: Database.Statement<[number]>;
+  private readonly count: Database.Statement<[], { n: number }>;
+  /** Expired rows are deleted at most this often (one indexed range delete), not on every claim. */
+  private static readonly PURGE_INTERVAL_MS = 1000;
+  private purgedAt = -Infinity;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS used_nonces (key TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS used_nonces_by_expiry ON used_nonces (expires);`);
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO used_nonces (key, expires) VALUES (?, ?)');
+    this.purge = this.db.prepare('DELETE FROM used_nonces WHERE expires <= ?');
+    this.count = this.db.prepare('SELECT count(*) AS n FROM used_nonces');
+  }
+
+  /** Records `key` until `expiresAt` (ms); false if it is already recorded (and not yet expired). */
+  claim(key: string, expiresAt: number, now: number): boolean {
+    if (now - this.purgedAt >= PersistentUsedNonces.PURGE_INTERVAL_MS) {
+      this.purge.run(now);
+      this.purgedAt = now;
+    }
+    if (this.insert.run(key, expiresAt).changes === 1) return true;
+    // Present: refused unless it expired since the last purge (its request could not pass its freshness check then,
+    // so a claim now is a new request's with a reused nonce; record it afresh).
+    const stale = this.db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM used_nonces WHERE key = ? AND expires <= ?').get(key, now);
+    if (!stale) return false;
+    this.db.prepare('UPDATE used_nonces SET expires = ? WHERE key = ?').run(expiresAt, key);
+    return true;
+  }
+
+  get size(): number {
+    return this.count.get()!.n;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
