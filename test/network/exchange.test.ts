@@ -67,25 +67,31 @@ async function postRelease(body: unknown): Promise<{ status: number; body: Recor
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
+let endpoints: Record<string, string> = {};
+const ports: Record<string, number> = {};
+
+/** Opens (or reopens, on the same data dir and port) an institution's node and its API. */
+async function startNode(inst: string): Promise<void> {
+  const node = await createNode({
+    dataDir: join(root, inst),
+    genesis: demoGenesis(),
+    identity: demoIdentity(demoHandle.node(inst)),
+    institution: inst,
+    signatureWorkers: 0,
+    logger: pino({ level: 'silent' }),
+    sequencer: { kind: 'jetstream', servers: nats.cluster.urls(), maxWaitMs: 2 },
+    exchangeEndpoints: endpoints,
+  });
+  const app = await buildApi(node);
+  await app.listen({ host: '127.0.0.1', port: ports[inst]! });
+  nodes[inst] = { node, app, url: endpoints[inst]! };
+}
+
 beforeAll(async () => {
   nats = await startTestNatsCluster();
-  const ports: Record<string, number> = { [LEAD]: await freePort(), [BAISHI]: await freePort() };
-  const endpoints = Object.fromEntries(Object.entries(ports).map(([inst, port]) => [inst, `http://127.0.0.1:${port}`]));
-  for (const inst of [LEAD, BAISHI]) {
-    const node = await createNode({
-      dataDir: join(root, inst),
-      genesis: demoGenesis(),
-      identity: demoIdentity(demoHandle.node(inst)),
-      institution: inst,
-      signatureWorkers: 0,
-      logger: pino({ level: 'silent' }),
-      sequencer: { kind: 'jetstream', servers: nats.cluster.urls(), maxWaitMs: 2 },
-      exchangeEndpoints: endpoints,
-    });
-    const app = await buildApi(node);
-    await app.listen({ host: '127.0.0.1', port: ports[inst]! });
-    nodes[inst] = { node, app, url: endpoints[inst]! };
-  }
+  for (const inst of [LEAD, BAISHI]) ports[inst] = await freePort();
+  endpoints = Object.fromEntries(Object.entries(ports).map(([inst, port]) => [inst, `http://127.0.0.1:${port}`]));
+  for (const inst of [LEAD, BAISHI]) await startNode(inst);
   await tx(admin(LEAD), 'identity', 'enrolStaff', { staffId: 'reg-1', name: 'r', roles: ['registrar'], key: who.registrar.did });
   await tx(admin(BAISHI), 'identity', 'enrolStaff', { staffId: 'dr-li', name: 'l', roles: ['doctor'], key: who.drLi.did });
   await tx(new Actor(who.registrar), 'identity', 'registerPatient', { patientId: PID, patientKey: who.patient.did });
@@ -174,6 +180,20 @@ describe('record exchange between institution nodes', () => {
     expect(await postRelease(denied)).toMatchObject({ status: 403, body: { code: 'EXCHANGE_REFUSED' } });
     const expired = signedRelease({ ...request(permit.id), expires: Date.now() - 1 }, baishiNode);
     expect(await postRelease(expired)).toMatchObject({ status: 401, body: { code: 'BAD_USER_REQUEST' } });
+  }, 30_000);
+
+  it('a release request accepted before the custodian restarted is refused after it; a new one is served', async () => {
+    const permit = accessEntries().find((e) => e.requester === who.drLi.did && e.decision === 'permit')!;
+    const baishiNode = demoIdentity(demoHandle.node(BAISHI));
+    const request = (): ReleaseRequest => ({ access: permit.id, patientId: PID, record: patientResource.id, node: baishiNode.did, nonce: toBase64Url(randomBytes(18)), expires: Date.now() + 60_000 });
+    const accepted = signedRelease(request(), baishiNode);
+    expect((await postRelease(accepted)).status).toBe(200);
+    await nodes[LEAD]!.app.close();
+    await nodes[LEAD]!.node.close();
+    await startNode(LEAD);
+    await nodes[LEAD]!.node.whenCaughtUp();
+    expect(await postRelease(accepted)).toMatchObject({ status: 401, body: { code: 'BAD_USER_REQUEST', message: expect.stringMatching(/replay/) } });
+    expect((await postRelease(signedRelease(request(), baishiNode))).status).toBe(200);
   }, 30_000);
 
   it('a revoked doctor gets nothing', async () => {
