@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity, type NonceRegistry } from '../crypto/index.js';
+import { ed25519KeyOfDid, ed25519Verify, fromBase64Url, sha256Hex, toBase64Url, Ed25519Signer, type Identity } from '../crypto/index.js';
+import type { UsedNonces } from '../node/used-nonces.js';
 import { userRequestMessage, USER_REQUEST_WINDOW_MS, type UserRequest } from '../contracts/delegation.js';
 import { CodedError } from '../ledger/index.js';
 
@@ -38,8 +39,8 @@ const NODE_WINDOW_MS = USER_REQUEST_WINDOW_MS - 30_000;
 /**
  * Until when a request's nonce must be remembered (`UsedNonces`): the first moment the request no longer passes the
  * time check below. A captured request cannot be sent again, reads included (writes are also refused later by the ledger, which
- * burns the nonce of a relayed request, but reads never reach it). A node keeps the set on disk (node/nonce-store.ts),
- * so a restart forgets nothing; with an in-memory set, requests signed before it began are refused (`authenticate`).
+ * burns the nonce of a relayed request, but reads never reach it). The node keeps them on disk (node/used-nonces.ts),
+ * so a restart forgets none.
  */
 export function userNonceExpiry(requestTs: number): number {
   return requestTs + NODE_WINDOW_MS + 1;
@@ -79,11 +80,6 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
   // A little tighter than the contract's window, so a request accepted here is still fresh when its block commits.
   if (Math.abs(user.ts - now) > NODE_WINDOW_MS) throw new CodedError('UNAUTHENTICATED', 'the request time is too far from the node clock');
   const used = request.server.usedNonces;
-  if (used && user.ts < used.since) {
-    // A nonce set kept in memory (a node's is on disk, since = 0): signed before the set began, the request may have
-    // been served by a previous process whose nonces are forgotten. Signing again passes.
-    throw new CodedError('UNAUTHENTICATED', 'this request was signed before the node (re)started and may have been used: sign it again');
-  }
   if (used && !used.claim(`${did} ${nonce}`, userNonceExpiry(user.ts), now)) {
     throw new CodedError('UNAUTHENTICATED', 'this signed request was already used (replay): sign each request with a new nonce');
   }
@@ -94,7 +90,7 @@ export function authenticate(request: FastifyRequest, bodySha256: string, now = 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Set on a node's API (buildApi): the nonces of signed requests it accepted. */
-    usedNonces?: NonceRegistry;
+    usedNonces?: UsedNonces;
   }
   interface FastifyRequest {
     /** SHA-256 (hex) of the raw body, computed before parsing: what the user's signature covers. */

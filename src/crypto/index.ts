@@ -1,6 +1,5 @@
 export { canonicalJson, canonicalBytes } from './canonical-json.js';
 export { sha256, sha256Hex, hmacSha256 } from './hash.js';
-export { UsedNonces, type NonceRegistry } from './used-nonces.js';
 export { toHex, fromHex, toBase64Url, fromBase64Url } from './encoding.js';
 export {
   Ed25519Signer,

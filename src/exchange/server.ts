@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url, type NonceRegistry } from '../crypto/index.js';
+import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url } from '../crypto/index.js';
 import type { AccessEntry } from '../contracts/access/index.js';
 import type { Institution, KeyRecord } from '../contracts/identity/model.js';
+import type { UsedNonces } from '../node/used-nonces.js';
 import { CodedError, type ExecutedBlock, type StoredTx } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
 import type { RecordService } from '../records/service.js';
@@ -27,7 +28,7 @@ const badRequest = (why: string) => new CodedError('BAD_USER_REQUEST', why);
  */
 export class ExchangeServer {
   /** The requests' nonces, each refused again while its request could still be valid. */
-  private get nonces(): NonceRegistry {
+  private get nonces(): UsedNonces {
     return this.node.usedNonces;
   }
   /** Requests waiting for the block of their access entry, by tx id. */

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createContractRuntime, type ContractRuntime } from '../contracts/index.js';
 import { assertGenesis, type Genesis } from '../contracts/identity/index.js';
-import { Ed25519Signer, type Identity, type NonceRegistry } from '../crypto/index.js';
+import { Ed25519Signer, type Identity } from '../crypto/index.js';
 import {
   CodedError,
   InlineSignatureVerifier,
@@ -25,7 +25,7 @@ import { OversightService } from '../oversight/service.js';
 import { PatientDirectory } from '../records/patient-directory.js';
 import { AccessRequestService } from '../records/access-requests.js';
 import { VaultStore } from '../vault/index.js';
-import { PersistentUsedNonces } from './nonce-store.js';
+import { UsedNonces } from './used-nonces.js';
 import { CheckpointExchange, type ConsortiumHealth } from '../network/checkpoint-exchange.js';
 import { ExchangeClient } from '../exchange/client.js';
 import { ExchangeServer } from '../exchange/server.js';
@@ -117,7 +117,7 @@ export interface MedchainNode {
   /** Record exchange: releases records this node holds to other institutions' nodes. */
   readonly exchange: ExchangeServer;
   /** The nonces of signed requests this node accepted (API and record exchange), on disk: refused again after a restart. */
-  readonly usedNonces: NonceRegistry;
+  readonly usedNonces: UsedNonces;
   submit(signedTx: unknown): Promise<Receipt>;
   /** Resolves once the node has every block known to the consortium (at once for the solo sequencer). */
   whenCaughtUp(): Promise<void>;
@@ -257,7 +257,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
 
   const hostedSpec = config.hostedInstitutions ?? [{ id: config.institution, identity: config.identity }];
   const vaults = hostedSpec.map((h) => ({ id: h.id, node: h.identity, vault: new VaultStore(join(config.dataDir, 'vault', h.id)) }));
-  const usedNonces = new PersistentUsedNonces(join(config.dataDir, NONCES_FILE));
+  const usedNonces = new UsedNonces(join(config.dataDir, NONCES_FILE));
   let records!: RecordService;
   let drugs!: DrugService;
   let oversight!: OversightService;

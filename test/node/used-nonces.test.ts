@@ -3,30 +3,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { userNonceExpiry } from '../../src/api/user-auth.js';
-import { UsedNonces, type NonceRegistry } from '../../src/crypto/index.js';
 import { USER_REQUEST_WINDOW_MS } from '../../src/contracts/delegation.js';
-import { PersistentUsedNonces } from '../../src/node/nonce-store.js';
+import { UsedNonces } from '../../src/node/used-nonces.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'medchain-nonces-'));
-const opened: PersistentUsedNonces[] = [];
+const opened: UsedNonces[] = [];
 let files = 0;
 afterAll(() => {
   for (const s of opened) s.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function onDisk(path = join(dir, `n${files++}.db`)): PersistentUsedNonces {
-  const store = new PersistentUsedNonces(path);
+function onDisk(path = join(dir, `n${files++}.db`)): UsedNonces {
+  const store = new UsedNonces(path);
   opened.push(store);
   return store;
 }
 
-const kinds: Array<[string, () => NonceRegistry & { size: number }]> = [
-  ['in memory (UsedNonces)', () => new UsedNonces()],
-  ['on disk (PersistentUsedNonces)', () => onDisk()],
-];
+const make = () => onDisk();
 
-describe.each(kinds)('nonces %s with the API\'s window (userNonceExpiry)', (_kind, make) => {
+describe('UsedNonces with the API\'s window (userNonceExpiry)', () => {
   const t0 = 1_767_225_600_000;
 
   it('accepts a nonce once per signer while its request is within the window, and forgets it after', () => {
@@ -55,7 +51,7 @@ describe.each(kinds)('nonces %s with the API\'s window (userNonceExpiry)', (_kin
   });
 });
 
-describe('PersistentUsedNonces', () => {
+describe('UsedNonces across a restart', () => {
   const t0 = 1_767_225_600_000;
 
   it('still refuses a claimed nonce after it is closed and opened again (a node restart), until it expires', () => {
@@ -64,7 +60,6 @@ describe('PersistentUsedNonces', () => {
     expect(before.claim('did:key:a n1', t0 + 60_000, t0)).toBe(true);
     before.close();
     const after = onDisk(path);
-    expect(after.since).toBe(0); // it remembers: requests signed before the restart need no refusal for their time
     expect(after.claim('did:key:a n1', t0 + 60_000, t0 + 1_000)).toBe(false);
     expect(after.claim('did:key:a n2', t0 + 60_000, t0 + 1_000)).toBe(true);
     expect(after.claim('did:key:a n1', t0 + 120_000, t0 + 60_000)).toBe(true);

@@ -1,5 +1,4 @@
 import Database from 'better-sqlite3';
-import type { NonceRegistry } from '../crypto/index.js';
 
 /**
  * The nonces of signed requests a node accepted (user requests to its API, other nodes' record release requests),
@@ -11,9 +10,7 @@ import type { NonceRegistry } from '../crypto/index.js';
  * returned; a power cut can lose the last claims before a checkpoint, which only a request captured in that moment
  * and replayed within its expiry (minutes) could exploit.
  */
-export class PersistentUsedNonces implements NonceRegistry {
-  /** Requests signed before this are not refused for their time: the store remembers what came before. */
-  readonly since = 0;
+export class UsedNonces {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement<[string, number]>;
   private readonly purge: Database.Statement<[number]>;
@@ -36,7 +33,7 @@ export class PersistentUsedNonces implements NonceRegistry {
 
   /** Records `key` until `expiresAt` (ms); false if it is already recorded (and not yet expired). */
   claim(key: string, expiresAt: number, now: number): boolean {
-    if (now - this.purgedAt >= PersistentUsedNonces.PURGE_INTERVAL_MS) {
+    if (now - this.purgedAt >= UsedNonces.PURGE_INTERVAL_MS) {
       this.purge.run(now);
       this.purgedAt = now;
     }
