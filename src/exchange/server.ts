@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { canonicalJson, ed25519KeyOfDid, ed25519Verify, fromBase64Url, publicKeyFromDidKey, toBase64Url } from '../crypto/index.js';
 import type { AccessEntry } from '../contracts/access/index.js';
 import type { Institution, KeyRecord } from '../contracts/identity/model.js';
-import type { UsedNonces } from '../node/used-nonces.js';
 import { CodedError, type ExecutedBlock, type StoredTx } from '../ledger/index.js';
 import type { MedchainNode } from '../node/node.js';
 import type { RecordService } from '../records/service.js';
@@ -27,10 +26,6 @@ const badRequest = (why: string) => new CodedError('BAD_USER_REQUEST', why);
  * the requester says. Refusals (forged, replayed, expired, not permitted) are logged.
  */
 export class ExchangeServer {
-  /** The requests' nonces, each refused again while its request could still be valid. */
-  private get nonces(): UsedNonces {
-    return this.node.usedNonces;
-  }
   /** Requests waiting for the block of their access entry, by tx id. */
   private readonly txWaiters = new Map<string, Array<(tx: StoredTx | undefined) => void>>();
 
@@ -62,7 +57,7 @@ export class ExchangeServer {
     if (!publicKey || !ed25519Verify(publicKey, releaseRequestMessage(request), fromBase64Url(sig, 64))) throw badRequest('the node signature does not verify');
     // 2. Fresh and single-use.
     if (request.expires <= now || request.expires > now + MAX_RELEASE_TTL_MS) throw badRequest('the request is expired or expires too far ahead');
-    if (!this.nonces.claim(`${request.node}/${request.nonce}`, request.expires, now)) throw badRequest('the request was already used (replay)');
+    if (!this.node.usedNonces.claim(`${request.node}/${request.nonce}`, request.expires, now)) throw badRequest('the request was already used (replay)');
     // 3. The access entry, on this node's own ledger copy (waiting briefly if this node is a block behind).
     const entry = await this.accessEntry(request.access, request.patientId, request.record);
     if (entry.via !== request.node) throw refused('the access entry was not relayed by the requesting node');

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
  */
 export class UsedNonces {
   private readonly db: Database.Database;
-  private readonly insert: Database.Statement<[string, number]>;
+  private readonly claimStmt: Database.Statement<[string, number, number]>;
   private readonly purge: Database.Statement<[number]>;
   private readonly count: Database.Statement<[], { n: number }>;
   /** Expired rows are deleted at most this often (one indexed range delete), not on every claim. */
@@ -26,7 +26,11 @@ export class UsedNonces {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS used_nonces (key TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS used_nonces_by_expiry ON used_nonces (expires);`);
-    this.insert = this.db.prepare('INSERT OR IGNORE INTO used_nonces (key, expires) VALUES (?, ?)');
+    // Inserts a new key, or takes over one that has expired (its request could no longer pass its freshness check, so
+    // this is a new request reusing the nonce): one row changed exactly when the claim succeeds.
+    this.claimStmt = this.db.prepare(
+      'INSERT INTO used_nonces (key, expires) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE used_nonces.expires <= ?',
+    );
     this.purge = this.db.prepare('DELETE FROM used_nonces WHERE expires <= ?');
     this.count = this.db.prepare('SELECT count(*) AS n FROM used_nonces');
   }
@@ -37,13 +41,7 @@ export class UsedNonces {
       this.purge.run(now);
       this.purgedAt = now;
     }
-    if (this.insert.run(key, expiresAt).changes === 1) return true;
-    // Present: refused unless it expired since the last purge (its request could not pass its freshness check then,
-    // so a claim now is a new request's with a reused nonce; record it afresh).
-    const stale = this.db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM used_nonces WHERE key = ? AND expires <= ?').get(key, now);
-    if (!stale) return false;
-    this.db.prepare('UPDATE used_nonces SET expires = ? WHERE key = ?').run(expiresAt, key);
-    return true;
+    return this.claimStmt.run(key, expiresAt, now).changes === 1;
   }
 
   get size(): number {

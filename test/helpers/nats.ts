@@ -34,7 +34,7 @@ export async function openPeer(
   dataDir: string,
   institution: string,
   servers: string[],
-  extra: { maxWaitMs?: number; minBlockTxs?: number } = {},
+  extra: { maxWaitMs?: number; minBlockTxs?: number; exchangeEndpoints?: Record<string, string> } = {},
 ): Promise<MedchainNode> {
   return createNode({
     dataDir,
@@ -44,6 +44,7 @@ export async function openPeer(
     signatureWorkers: 0,
     logger: pino({ level: 'silent' }),
     sequencer: { kind: 'jetstream', servers, maxWaitMs: extra.maxWaitMs ?? 2, ...(extra.minBlockTxs ? { minBlockTxs: extra.minBlockTxs } : {}) },
+    ...(extra.exchangeEndpoints ? { exchangeEndpoints: extra.exchangeEndpoints } : {}),
   });
 }
 

@@ -2,20 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/index.js';
 import { signUserRequest } from '../../src/api/user-auth.js';
 import type { AccessEntry } from '../../src/contracts/access/index.js';
 import { didKeyFromPublicKey, Ed25519Signer, fromBase64Url, generateIdentity, toBase64Url, type Identity } from '../../src/crypto/index.js';
-import { demoGenesis, demoHandle, demoIdentity } from '../../src/demo/index.js';
+import { demoHandle, demoIdentity } from '../../src/demo/index.js';
 import { releaseContext, releaseRequestMessage, type ReleaseRequest } from '../../src/exchange/protocol.js';
 import { verifyRedacted, type RedactedCopy } from '../../src/records/index.js';
 import { decryptBuffer, unwrapKey, type WrappedKey } from '../../src/vault/index.js';
-import { createNode, type MedchainNode } from '../../src/node/index.js';
+import type { MedchainNode } from '../../src/node/index.js';
 import { freePort } from '../helpers/cli-process.js';
-import { startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
+import { openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
 import { Actor, admin, LEAD } from '../helpers/test-node.js';
 
 /**
@@ -72,16 +71,7 @@ const ports: Record<string, number> = {};
 
 /** Opens (or reopens, on the same data dir and port) an institution's node and its API. */
 async function startNode(inst: string): Promise<void> {
-  const node = await createNode({
-    dataDir: join(root, inst),
-    genesis: demoGenesis(),
-    identity: demoIdentity(demoHandle.node(inst)),
-    institution: inst,
-    signatureWorkers: 0,
-    logger: pino({ level: 'silent' }),
-    sequencer: { kind: 'jetstream', servers: nats.cluster.urls(), maxWaitMs: 2 },
-    exchangeEndpoints: endpoints,
-  });
+  const node = await openPeer(join(root, inst), inst, nats.cluster.urls(), { exchangeEndpoints: endpoints });
   const app = await buildApi(node);
   await app.listen({ host: '127.0.0.1', port: ports[inst]! });
   nodes[inst] = { node, app, url: endpoints[inst]! };

@@ -20,13 +20,11 @@ function onDisk(path = join(dir, `n${files++}.db`)): UsedNonces {
   return store;
 }
 
-const make = () => onDisk();
-
 describe('UsedNonces with the API\'s window (userNonceExpiry)', () => {
   const t0 = 1_767_225_600_000;
 
   it('accepts a nonce once per signer while its request is within the window, and forgets it after', () => {
-    const used = make();
+    const used = onDisk();
     expect(used.claim('did:key:a n1', userNonceExpiry(t0), t0)).toBe(true);
     expect(used.claim('did:key:a n1', userNonceExpiry(t0), t0 + 1000)).toBe(false);
     // Another signer's nonce is another nonce.
@@ -39,13 +37,13 @@ describe('UsedNonces with the API\'s window (userNonceExpiry)', () => {
   });
 
   it('drops expired nonces as new ones arrive, so the set holds one window of requests', () => {
-    const used = make();
+    const used = onDisk();
     for (let i = 0; i < 1000; i++) used.claim(`did:key:a n${i}`, userNonceExpiry(t0 + i * 1000), t0 + i * 1000);
     // The window is 270 s: at 1 request per second, about 270 are kept.
     expect(used.size).toBeGreaterThanOrEqual(270);
     expect(used.size).toBeLessThanOrEqual(272);
     // A request timed ahead of the node clock (allowed up to 270 s) is kept until its own time has passed by the window.
-    const ahead = make();
+    const ahead = onDisk();
     expect(ahead.claim('did:key:a early', userNonceExpiry(t0 + 200_000), t0)).toBe(true);
     expect(ahead.claim('did:key:a early', userNonceExpiry(t0 + 200_000), t0 + 400_000)).toBe(false);
   });
