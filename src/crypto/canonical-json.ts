@@ -3,7 +3,8 @@
  * through here, so that every peer and every client produces byte-identical input for SHA-256 and Ed25519.
  *
  * JCS defines its string and number forms as ECMAScript's `JSON.stringify` (RFC 8785 §3.2.2.2, §3.2.2.3), so
- * those come from the engine; what is ours is the order of object members (sorted by UTF-16 code units, which is
+ * those come from the engine (a string with nothing to escape is quoted directly: what JSON.stringify would
+ * return); what is ours is the order of object members (sorted by UTF-16 code units, which is
  * how JS compares strings) and the refusals: NaN, ±Infinity, BigInt, lone surrogates. This replaced the
  * `canonicalize` library on the hot path — it was the largest single item of a node's CPU profile (9.6 % of the
  * main thread under the cluster benchmark) because it scans every string in JS and tracks every object in a Set;
@@ -27,8 +28,7 @@ const MAX_DEPTH = 500;
 function serialize(value: unknown, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':
-      if (!value.isWellFormed()) throw new TypeError('a lone surrogate is not allowed');
-      return JSON.stringify(value);
+      return quote(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`${value} is not allowed`);
       return JSON.stringify(value);
@@ -46,25 +46,31 @@ function serialize(value: unknown, depth: number): string | undefined {
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') return serialize(toJSON.call(value), depth + 1);
   if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out += ',';
-      out += serialize(value[i], depth + 1) ?? 'null';
-    }
-    return out + ']';
+    // Parts joined once: a flat string (`+=` would leave a rope of every piece, kept alive with the result).
+    const items = new Array<string>(value.length);
+    for (let i = 0; i < value.length; i++) items[i] = serialize(value[i], depth + 1) ?? 'null';
+    return `[${items.join(',')}]`;
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   if (!isSorted(keys)) keys.sort();
-  let out = '{';
+  const members: string[] = [];
   for (const key of keys) {
     const member = serialize(record[key], depth + 1);
     if (member === undefined) continue;
-    if (!key.isWellFormed()) throw new TypeError('a lone surrogate is not allowed');
-    if (out.length > 1) out += ',';
-    out += JSON.stringify(key) + ':' + member;
+    members.push(`${quote(key)}:${member}`);
   }
-  return out + '}';
+  return `{${members.join(',')}}`;
+}
+
+/** What JSON.stringify escapes (quote, backslash, controls) and what JCS refuses alone (surrogates). */
+const NEEDS_ESCAPING = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
+/** A string literal as JCS writes it: most ledger strings (ids, codes, names) need no escaping at all. */
+function quote(text: string): string {
+  if (!NEEDS_ESCAPING.test(text)) return `"${text}"`;
+  if (!text.isWellFormed()) throw new TypeError('a lone surrogate is not allowed');
+  return JSON.stringify(text);
 }
 
 /** Objects parsed from canonical text (most of what is serialized) already have their keys in order. */
