@@ -159,6 +159,14 @@ export class ContractRuntime implements Personality {
   readonly contracts: ReadonlyMap<string, ContractDef>;
   private readonly methods = new Map<string, CompiledMethod>();
   private readonly queries = new Map<string, { def: QueryDef; check: TypeCheck<TSchema> }>();
+  /**
+   * Signers resolved before, with the raw values the resolver read. Most txs come from a few hundred keys and
+   * resolving one parses three records (measured: ~4 % of a node's main thread at peak); a memo is used only while
+   * every value it was resolved from is unchanged, compared as raw text, so it answers exactly what resolving again
+   * would.
+   */
+  private readonly signerMemo = new Map<string, { reads: Array<[key: string, raw: string | undefined]>; signer: Signer }>();
+  private static readonly SIGNER_MEMO_LIMIT = 10_000;
 
   constructor(private readonly options: ContractRuntimeOptions) {
     this.contracts = new Map(options.contracts.map((c) => [c.name, c]));
@@ -190,7 +198,7 @@ export class ContractRuntime implements Personality {
     const m = this.lookup(tx.contract, tx.method);
     validate(m.check, tx.args);
     const state = writeStateOf(env.state);
-    const signer = this.options.resolveSigner(tx.signer, state);
+    const signer = this.signerOf(tx.signer, env.state);
     if (m.def.kinds && !m.def.kinds.includes(signer.kind)) {
       throw new ContractError(ContractCodes.FORBIDDEN, `${tx.contract}.${tx.method} may not be called by a ${signer.kind} key`);
     }
@@ -232,8 +240,41 @@ export class ContractRuntime implements Personality {
     if (!q) throw new ContractError(ContractCodes.UNKNOWN_METHOD, `contract ${contract} has no query ${name}`);
     validate(q.check, input);
     const state = readStateOf(reader);
-    const caller = callerDid ? this.options.resolveSigner(callerDid, state) : undefined;
+    const caller = callerDid ? this.signerOf(callerDid, reader) : undefined;
     return q.def.run({ state, caller, block }, input as never);
+  }
+
+  /** `resolveSigner`, through the memo (see signerMemo). The returned signer is frozen: it may be shared. */
+  private signerOf(did: string, reader: StateReader): Signer {
+    const memo = this.signerMemo.get(did);
+    if (memo && memo.reads.every(([key, raw]) => reader.getRaw(key) === raw)) return memo.signer;
+    const reads: Array<[string, string | undefined]> = [];
+    let memoizable = true;
+    const base = readStateOf(reader);
+    const recording: ReadState = {
+      get<T>(key: string): T | undefined {
+        const raw = reader.getRaw(key);
+        reads.push([key, raw]);
+        return raw === undefined ? undefined : (JSON.parse(raw) as T);
+      },
+      // A resolver that scans cannot be checked key by key: not memoized.
+      range(prefix, options) {
+        memoizable = false;
+        return base.range(prefix, options);
+      },
+      byIndex(index, term, options) {
+        memoizable = false;
+        return base.byIndex(index, term, options);
+      },
+    };
+    const signer = this.options.resolveSigner(did, recording);
+    Object.freeze(signer.roles);
+    Object.freeze(signer);
+    if (memoizable) {
+      if (this.signerMemo.size >= ContractRuntime.SIGNER_MEMO_LIMIT) this.signerMemo.clear();
+      this.signerMemo.set(did, { reads, signer });
+    }
+    return signer;
   }
 
   isSensitiveQuery(contract: string, name: string): boolean {
