@@ -250,24 +250,24 @@ export class ContractRuntime implements Personality {
     if (memo && memo.reads.every(([key, raw]) => reader.getRaw(key) === raw)) return memo.signer;
     const reads: Array<[string, string | undefined]> = [];
     let memoizable = true;
-    const base = readStateOf(reader);
-    const recording: ReadState = {
-      get<T>(key: string): T | undefined {
+    // The resolver reads through this, so the memo knows every raw value its answer depends on.
+    const recording: StateReader = {
+      getRaw(key) {
         const raw = reader.getRaw(key);
         reads.push([key, raw]);
-        return raw === undefined ? undefined : (JSON.parse(raw) as T);
+        return raw;
       },
       // A resolver that scans cannot be checked key by key: not memoized.
-      range(prefix, options) {
+      rangeRaw(prefix, options) {
         memoizable = false;
-        return base.range(prefix, options);
+        return reader.rangeRaw(prefix, options);
       },
-      byIndex(index, term, options) {
+      indexRaw(index, term, options) {
         memoizable = false;
-        return base.byIndex(index, term, options);
+        return reader.indexRaw(index, term, options);
       },
     };
-    const signer = this.options.resolveSigner(did, recording);
+    const signer = this.options.resolveSigner(did, readStateOf(recording));
     Object.freeze(signer.roles);
     Object.freeze(signer);
     if (memoizable) {
