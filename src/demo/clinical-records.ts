@@ -2,6 +2,7 @@ import type { CodeableConcept, Observation, Patient, Quantity, Reference, Resour
 import { MEDCHAIN_PATIENT_ID_SYSTEM } from '../fhir/metadata.js';
 import { DEMO_INSTITUTIONS } from './consortium.js';
 import type { DemoPerson } from './people.js';
+import { prng } from './prng.js';
 
 /**
  * Synthetic FHIR R4 records for the demo patients: a Patient resource at every institution that registered the
@@ -88,17 +89,6 @@ const VACCINES = [
   { cvx: '141', en: 'Influenza, seasonal, injectable', zh: '流感疫苗' },
   { cvx: '33', en: 'pneumococcal polysaccharide vaccine, 23 valent', zh: '23 价肺炎球菌多糖疫苗' },
 ] as const;
-
-/** mulberry32, seeded per person so each person's records stand alone. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);

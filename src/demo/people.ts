@@ -1,5 +1,6 @@
 import { patientIdFor, withResidentIdChecksum } from '../node/patient-id.js';
 import { DEMO_PATIENT_ID_SECRET } from './keys.js';
+import { prng } from './prng.js';
 
 /**
  * Synthetic demo patients. Their personal data (name, id number, phone, address) lives only off the ledger,
@@ -32,18 +33,6 @@ const VILLAGES = [
   ['青山县河西乡东湾村', 'hexi-health-centre', 'hexi-health-centre'],
   ['青山县城关镇人民路', 'qingshan-county-hospital', 'qingshan-county-hospital'],
 ] as const;
-
-/** Deterministic pseudo-random sequence (mulberry32) so the demo is the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function demoPeople(count = 60): DemoPerson[] {
   const rand = prng(20260101);

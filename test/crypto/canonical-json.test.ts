@@ -1,24 +1,13 @@
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/crypto/index.js';
+import { prng } from '../helpers/ledger-fixtures.js';
 
 /**
  * canonicalJson against the `canonicalize` library (RFC 8785's reference behaviour here, and what MedChain used
  * before): the same text for every JSON value, so no hash or signature of an existing ledger changes. The RFC's own
  * examples are in crypto.test.ts.
  */
-
-/** A small seeded PRNG (mulberry32), so a failure names a reproducible case. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = ['a', 'Z', '0', '9', '_', '-', ' ', '"', '\\', '/', '\n', '\u0001', '\u007f', 'é', '€', '医', '链', '\ud83d\ude00', '\ufb33', '\u2028'];
 

@@ -149,14 +149,4 @@ export function allTableText(dbPath: string): { text: string; tables: string[] }
   }
 }
 
-/** A small deterministic PRNG (mulberry32), so randomized tests are reproducible from their seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../src/demo/prng.js';
