@@ -11,7 +11,7 @@ import { DEMO_CHAIN_ID, DEMO_INSTITUTIONS, demoHandle, demoIdentity } from '../d
 import { signTx, streamNameOf, type SignedTx } from '../ledger/index.js';
 import { NatsCluster, freeLocalPort, planNatsCluster } from '../network/nats-cluster.js';
 import { ensureNatsServer } from '../network/local-cluster.js';
-import { LEDGER_FILE } from '../node/index.js';
+import { LEDGER_FILE, sharedCoreWorkers } from '../node/index.js';
 import {
   cpuSecondsOf,
   peerStatus,
@@ -276,9 +276,12 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
   try {
     const apiPorts = [await freeLocalPort(), await freeLocalPort(), await freeLocalPort()];
     const exchangeEndpoints = Object.fromEntries(apiPorts.map((port, i) => [DEMO_INSTITUTIONS[i]!.id, `http://127.0.0.1:${port}`]));
+    // The three share this machine's cores, as an operator would size them (one each on 2 cores: 2–8 %
+    // more at peak than two each in alternated runs, PERFORMANCE.md); the joiner syncs mostly alone: the default.
+    const signatureWorkers = sharedCoreWorkers(3);
     for (let i = 0; i < 3; i++) {
       const dataDir = join(dir.path, `peer-${i}`);
-      const { institution, port } = await writePeerDataDir(dataDir, i, cluster.urls(), { port: apiPorts[i]!, exchangeEndpoints });
+      const { institution, port } = await writePeerDataDir(dataDir, i, cluster.urls(), { port: apiPorts[i]!, exchangeEndpoints, signatureWorkers });
       peers.push(await startPeerProcess(dataDir, institution, port));
     }
     const admin = demoIdentity(demoHandle.admin(LEAD));
@@ -366,7 +369,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const failures = [peakResult.failed, latency.failed, failover.stats.failed].reduce((n, f) => n + Object.values(f).reduce((a, b) => a + b, 0), 0);
     if (failures > 0) keep = true;
     return {
-      setup: '3 node processes (medchain start; 2 signature workers each) + 3 nats-servers (R3 file stream), 127.0.0.1; load over HTTP from the bench process',
+      setup: `3 node processes (medchain start; ${signatureWorkers} signature worker${signatureWorkers === 1 ? '' : 's'} each) + 3 nats-servers (R3 file stream), 127.0.0.1; load over HTTP from the bench process`,
       crossInstitutionRead: read,
       peak: peakResult,
       latencyAtHalfPeak: latency,

@@ -27,13 +27,14 @@ function cliCommand(): { command: string; args: string[] } {
 
 /**
  * Writes a demo data dir for the `index`-th demo institution, ordering on the given nats servers, on a free port
- * unless one is given; `exchangeEndpoints` tells it where the other nodes of this run answer.
+ * unless one is given; `exchangeEndpoints` tells it where the other nodes of this run answer, `signatureWorkers` how
+ * many signature threads it runs (default: one per core).
  */
 export async function writePeerDataDir(
   dataDir: string,
   index: number,
   servers: string[],
-  options: { port?: number; exchangeEndpoints?: Record<string, string> } = {},
+  options: { port?: number; exchangeEndpoints?: Record<string, string>; signatureWorkers?: number } = {},
 ): Promise<{ institution: string; port: number }> {
   const institution = DEMO_INSTITUTIONS[index]!.id;
   const port = options.port ?? (await freeLocalPort());
@@ -44,6 +45,7 @@ export async function writePeerDataDir(
     sequencer: { kind: 'jetstream', servers },
     demo: true,
     ...(options.exchangeEndpoints ? { exchangeEndpoints: options.exchangeEndpoints } : {}),
+    ...(options.signatureWorkers !== undefined ? { signatureWorkers: options.signatureWorkers } : {}),
   };
   await writeDataDir(dataDir, demoGenesis(), settings, demoIdentity(demoHandle.node(institution)), DEMO_PASSPHRASE);
   return { institution, port };

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoIdentity, seedDemo } from '../demo/index.js';
 import { CodedError } from '../ledger/index.js';
-import { createNode, DEFAULT_SETTINGS, isInitialized, writeDataDir, type NodeSettings } from '../node/index.js';
+import { createNode, DEFAULT_SETTINGS, isInitialized, sharedCoreWorkers, writeDataDir, type NodeSettings } from '../node/index.js';
 import { natsServerAvailable, planNatsCluster, spawnNatsServer, waitForPort, writeNatsConfigs, type NatsClusterSpec } from './nats-cluster.js';
 
 /**
@@ -155,11 +155,13 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterFile>
       sequencer: { kind: 'jetstream', servers },
       demo: true,
       exchangeEndpoints,
+      // All of them on this machine's cores.
+      signatureWorkers: sharedCoreWorkers(count),
     };
     if (isInitialized(n.dataDir)) {
       // Ports may differ from the last run: node.json follows the cluster.
       const current = JSON.parse(readFileSync(join(n.dataDir, 'node.json'), 'utf8')) as NodeSettings;
-      writeFileSync(join(n.dataDir, 'node.json'), JSON.stringify({ ...current, port: n.port, sequencer: settings.sequencer, exchangeEndpoints }, null, 2) + '\n');
+      writeFileSync(join(n.dataDir, 'node.json'), JSON.stringify({ ...current, port: n.port, sequencer: settings.sequencer, exchangeEndpoints, signatureWorkers: settings.signatureWorkers }, null, 2) + '\n');
     } else {
       await writeDataDir(n.dataDir, demoGenesis(), settings, demoIdentity(demoHandle.node(n.institution)), DEMO_PASSPHRASE);
     }

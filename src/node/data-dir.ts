@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { assertGenesis, type Genesis } from '../contracts/identity/index.js';
 import { readKeyFile, writeKeyFile, type Identity } from '../crypto/index.js';
@@ -27,6 +28,16 @@ export interface NodeSettings {
    * a tunnel, or a local cluster on other ports).
    */
   exchangeEndpoints?: Record<string, string>;
+  /**
+   * Threads that check tx signatures (default: one per core; 0 checks them on the node's own thread). Several nodes
+   * on one machine (a demo cluster, the benchmark) share its cores: `sharedCoreWorkers` gives each its share.
+   */
+  signatureWorkers?: number;
+}
+
+/** Signature threads for each of `nodes` nodes sharing this machine's cores (at least one each). */
+export function sharedCoreWorkers(nodes: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, nodes)));
 }
 
 export const DEFAULT_SETTINGS: Omit<NodeSettings, 'institution'> = {
@@ -53,7 +64,12 @@ export function readSettings(dataDir: string): NodeSettings {
   if (!isInitialized(dataDir)) {
     throw new CodedError('NOT_INITIALIZED', `${dataDir} is not a MedChain data directory; run "medchain init --data ${dataDir}" first`);
   }
-  return { ...DEFAULT_SETTINGS, ...readJson<NodeSettings>(join(dataDir, 'node.json'), 'node settings') };
+  const settings = { ...DEFAULT_SETTINGS, ...readJson<NodeSettings>(join(dataDir, 'node.json'), 'node settings') };
+  const workers = settings.signatureWorkers;
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 256)) {
+    throw new CodedError('CONFIG_INVALID', `node.json: signatureWorkers must be a whole number from 0 to 256, not ${JSON.stringify(workers)}`);
+  }
+  return settings;
 }
 
 export function readGenesis(dataDir: string): Genesis {

@@ -6,6 +6,7 @@ export {
   readGenesis,
   readNodeIdentity,
   readSettings,
+  sharedCoreWorkers,
   writeDataDir,
   type NodeSettings,
 } from './data-dir.js';

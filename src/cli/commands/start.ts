@@ -35,6 +35,7 @@ export async function startNode(opts: StartOptions): Promise<void> {
     institution: settings.institution,
     sequencer: settings.sequencer,
     checkpointInterval: settings.checkpointInterval,
+    ...(settings.signatureWorkers !== undefined ? { signatureWorkers: settings.signatureWorkers } : {}),
     logger,
     ...(settings.exchangeEndpoints ? { exchangeEndpoints: settings.exchangeEndpoints } : {}),
     // The embedded demo node holds every demo institution's vault; a real node (and each node of a demo
