@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 
@@ -99,6 +99,26 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   }
 }
 
+/**
+ * Resolves once a server just spawned accepts connections; rejects at once, with the end of its log, if it exits
+ * first (a port taken meanwhile, a bad config), rather than after the port wait's timeout with no reason given.
+ */
+export async function whenListening(child: ChildProcess, server: NatsServerSpec, timeoutMs = 10_000): Promise<void> {
+  let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    onExit = (code, signal) => {
+      const log = existsSync(server.logFile) ? readFileSync(server.logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+      reject(new Error(`nats-server ${server.name} exited at start (${signal ?? `exit code ${code}`}); the end of ${server.logFile}:\n${log}`));
+    };
+    child.once('exit', onExit);
+  });
+  try {
+    await Promise.race([waitForPort(server.clientPort, timeoutMs), exited]);
+  } finally {
+    child.off('exit', onExit!);
+  }
+}
+
 /** Starts one server; `detached` leaves it running after this process exits (for `cluster up`). */
 export function spawnNatsServer(server: NatsServerSpec, detached = false): ChildProcess {
   const log = openSync(server.logFile, 'a');
@@ -119,7 +139,7 @@ export class NatsCluster {
     const cluster = new NatsCluster(spec);
     try {
       for (const s of spec.servers) cluster.children.set(s.name, spawnNatsServer(s));
-      await Promise.all(spec.servers.map((s) => waitForPort(s.clientPort)));
+      await Promise.all(spec.servers.map((s) => whenListening(cluster.children.get(s.name)!, s)));
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -158,8 +178,9 @@ export class NatsCluster {
   async restart(index: number): Promise<void> {
     const server = this.spec.servers[index]!;
     if (this.children.has(server.name)) return;
-    this.children.set(server.name, spawnNatsServer(server));
-    await waitForPort(server.clientPort);
+    const child = spawnNatsServer(server);
+    this.children.set(server.name, child);
+    await whenListening(child, server);
   }
 
   async stop(): Promise<void> {
