@@ -6,7 +6,7 @@ import pino from 'pino';
 import { DEMO_INSTITUTIONS, DEMO_PASSPHRASE, demoGenesis, demoHandle, demoIdentity, seedDemo } from '../demo/index.js';
 import { CodedError } from '../ledger/index.js';
 import { createNode, DEFAULT_SETTINGS, isInitialized, sharedCoreWorkers, writeDataDir, type NodeSettings } from '../node/index.js';
-import { natsServerAvailable, planNatsCluster, spawnNatsServer, waitForPort, writeNatsConfigs, type NatsClusterSpec } from './nats-cluster.js';
+import { natsServerAvailable, planNatsCluster, spawnNatsServer, whenListening, writeNatsConfigs, type NatsClusterSpec } from './nats-cluster.js';
 
 /**
  * `medchain cluster up|down|status`: a demo consortium on this machine — a 3-server nats cluster (JetStream)
@@ -135,9 +135,10 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterFile>
   writeNatsConfigs(nats);
   const file: ClusterFile = { nats, natsPids: [], nodes: [] };
   const save = () => writeFileSync(clusterFile(dir), JSON.stringify(file, null, 2) + '\n');
-  file.natsPids = nats.servers.map((s) => spawnNatsServer(s, true).pid!);
+  const natsChildren = nats.servers.map((s) => spawnNatsServer(s, true));
+  file.natsPids = natsChildren.map((c) => c.pid!);
   save();
-  await Promise.all(nats.servers.map((s) => waitForPort(s.clientPort)));
+  await Promise.all(nats.servers.map((s, i) => whenListening(natsChildren[i]!, s)));
   const servers = nats.servers.map((s) => `nats://127.0.0.1:${s.clientPort}`);
   log(`nats cluster: ${servers.join(' ')}`);
 
