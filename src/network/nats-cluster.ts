@@ -82,9 +82,11 @@ export function writeNatsConfigs(spec: NatsClusterSpec): void {
 }
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port, or rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 10_000, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The caller no longer waits (the process meant to listen has exited): stop polling.
+    if (signal?.aborted) throw signal.reason;
     const ok = await new Promise<boolean>((resolve) => {
       const socket = netConnect({ host: '127.0.0.1', port });
       socket.once('connect', () => {
@@ -104,18 +106,16 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
  * first (a port taken meanwhile, a bad config), rather than after the port wait's timeout with no reason given.
  */
 export async function whenListening(child: ChildProcess, server: NatsServerSpec, timeoutMs = 10_000): Promise<void> {
-  let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
-  const exited = new Promise<never>((_, reject) => {
-    onExit = (code, signal) => {
-      const log = existsSync(server.logFile) ? readFileSync(server.logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
-      reject(new Error(`nats-server ${server.name} exited at start (${signal ?? `exit code ${code}`}); the end of ${server.logFile}:\n${log}`));
-    };
-    child.once('exit', onExit);
-  });
+  const stop = new AbortController();
+  const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+    const log = existsSync(server.logFile) ? readFileSync(server.logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+    stop.abort(new Error(`nats-server ${server.name} exited at start (${signal ?? `exit code ${code}`}); the end of ${server.logFile}:\n${log}`));
+  };
+  child.once('exit', onExit);
   try {
-    await Promise.race([waitForPort(server.clientPort, timeoutMs), exited]);
+    await waitForPort(server.clientPort, timeoutMs, stop.signal);
   } finally {
-    child.off('exit', onExit!);
+    child.off('exit', onExit);
   }
 }
 

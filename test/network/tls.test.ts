@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoGenesis, demoHandle, demoIdentity } from '../../src/demo/index.js';
-import { spawnNatsServer, waitForPort } from '../../src/network/nats-cluster.js';
+import { spawnNatsServer, whenListening } from '../../src/network/nats-cluster.js';
 import { createNode, type MedchainNode, type NatsTls } from '../../src/node/index.js';
 import { freePort } from '../helpers/cli-process.js';
 import { generateIdentity } from '../../src/crypto/index.js';
@@ -66,8 +66,9 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  server = spawnNatsServer({ name: 'nats-tls', clientPort: port, clusterPort: 0, storeDir, configFile, logFile: join(root, 'nats.log') });
-  await waitForPort(port);
+  const spec = { name: 'nats-tls', clientPort: port, clusterPort: 0, storeDir, configFile, logFile: join(root, 'nats.log') };
+  server = spawnNatsServer(spec);
+  await whenListening(server, spec);
   url = `tls://localhost:${port}`;
 }, 30_000);
 
