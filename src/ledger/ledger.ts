@@ -114,6 +114,7 @@ export class Ledger extends EventEmitter {
       commit: (p) => ledger.serialized(() => ledger.commitOne(p)),
       commitMany: (ps) => ledger.serialized(() => ledger.commitMany(ps)),
       prepare: (p) => ledger.precheck(p),
+      admitForwarded: (raw, accept) => ledger.admitForwarded(raw, accept),
       onError: (err) => ledger.fault(err),
     });
     ledger.running = true;
@@ -185,6 +186,20 @@ export class Ledger extends EventEmitter {
         this.settle(tx.id, undefined, new CodedError(LedgerCodes.NODE_STOPPED, (err as Error).message));
       }
     });
+  }
+
+  /** See SequencerHost.admitForwarded: txs another peer forwarded for this node to propose (no waiter here). */
+  private async admitForwarded(raw: unknown[], accept: (tx: ParsedTx) => void): Promise<number> {
+    const checked = await Promise.all(raw.map((input) => this.checkBeforeDuplicates(input).catch(() => undefined)));
+    let accepted = 0;
+    // One synchronous step from the duplicate checks to the registrations, as in `submit`.
+    for (const tx of checked) {
+      if (!tx || this.waiters.has(tx.id) || this.verified.has(tx.id) || this.store.hasTx(tx.id)) continue;
+      this.verified.set(tx.id, tx.signed.sig);
+      accept(tx);
+      accepted++;
+    }
+    return accepted;
   }
 
   /** Starts the signature checks of a received proposal's txs on the verifier's workers (pure: no state read). */

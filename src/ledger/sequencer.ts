@@ -27,6 +27,14 @@ export interface SequencerHost {
    * starts the pure checks of its txs (signatures) so that commit finds them done.
    */
   prepare?(proposal: BlockProposal): void;
+  /**
+   * Optional, for a replicated sequencer whose peers forward txs to the one proposing: admits txs another peer
+   * forwarded (raw signed txs, as in a proposal). Each is checked as a submitted tx is, signature included; those
+   * that fail, or that this node knows already (committed, queued, submitted here), are dropped. `accept` is called
+   * for each of the others, in their order, in the same synchronous step that registers it as admitted here.
+   * Resolves with how many were accepted.
+   */
+  admitForwarded?(raw: unknown[], accept: (tx: ParsedTx) => void): Promise<number>;
   /** Reports a failure that is not any single tx's fault (logged and surfaced in /health). */
   onError(err: Error): void;
 }

@@ -43,6 +43,12 @@ export type SequencerConfig =
       maxWaitMs?: number;
       /** Propose at once when this many txs are queued (JetStreamSequencerOptions.minBlockTxs). */
       minBlockTxs?: number;
+      /** Forward own txs to the peer proposing the latest blocks (default true; JetStreamSequencerOptions.forwardToLeader). */
+      forwardToLeader?: boolean;
+      /** Take back a forwarded tx not committed within this long (JetStreamSequencerOptions.forwardTimeoutMs). */
+      forwardTimeoutMs?: number;
+      /** A block's proposer leads while the block is younger than this (JetStreamSequencerOptions.leaderFreshMs). */
+      leaderFreshMs?: number;
       /** TLS to the nats-servers (PEM files): the consortium CA, and this node's client certificate for mutual TLS. */
       tls?: NatsTls;
     };
@@ -193,6 +199,9 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
           stream: seqConfig.stream,
           replicas: seqConfig.replicas,
           minBlockTxs: seqConfig.minBlockTxs,
+          forwardToLeader: seqConfig.forwardToLeader,
+          forwardTimeoutMs: seqConfig.forwardTimeoutMs,
+          leaderFreshMs: seqConfig.leaderFreshMs,
           tls: seqConfig.tls,
         })
       : new SoloSequencer(common);

@@ -34,7 +34,12 @@ export async function openPeer(
   dataDir: string,
   institution: string,
   servers: string[],
-  extra: { maxWaitMs?: number; minBlockTxs?: number; exchangeEndpoints?: Record<string, string> } = {},
+  extra: {
+    maxWaitMs?: number;
+    minBlockTxs?: number;
+    exchangeEndpoints?: Record<string, string>;
+    forward?: { forwardToLeader?: boolean; forwardTimeoutMs?: number; leaderFreshMs?: number };
+  } = {},
 ): Promise<MedchainNode> {
   return createNode({
     dataDir,
@@ -43,7 +48,13 @@ export async function openPeer(
     institution,
     signatureWorkers: 0,
     logger: pino({ level: 'silent' }),
-    sequencer: { kind: 'jetstream', servers, maxWaitMs: extra.maxWaitMs ?? 2, ...(extra.minBlockTxs ? { minBlockTxs: extra.minBlockTxs } : {}) },
+    sequencer: {
+      kind: 'jetstream',
+      servers,
+      maxWaitMs: extra.maxWaitMs ?? 2,
+      ...(extra.minBlockTxs ? { minBlockTxs: extra.minBlockTxs } : {}),
+      ...extra.forward,
+    },
     ...(extra.exchangeEndpoints ? { exchangeEndpoints: extra.exchangeEndpoints } : {}),
   });
 }

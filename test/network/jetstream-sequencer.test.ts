@@ -14,8 +14,10 @@ import { enrolRegistrar, institutionAt, newPatientTx, openPeer, startTestNatsClu
 
 /**
  * Three institution nodes ordering blocks over a 3-server JetStream cluster (replicas = 3), in one process.
- * Every node proposes its own users' txs at the same time, so proposals race for each stream position.
+ * Every node proposes its own users' txs at the same time, so proposals race for each stream position: forwarding to
+ * the leader is off here (it avoids most races; test/network/forwarding.test.ts covers it).
  */
+const RACING = { forward: { forwardToLeader: false } };
 
 let nats: Awaited<ReturnType<typeof startTestNatsCluster>>;
 const root = mkdtempSync(join(tmpdir(), 'medchain-js-'));
@@ -23,7 +25,7 @@ const peers: MedchainNode[] = [];
 
 beforeAll(async () => {
   nats = await startTestNatsCluster();
-  for (let i = 0; i < 3; i++) peers.push(await openPeer(join(root, `peer-${i}`), institutionAt(i), nats.cluster.urls()));
+  for (let i = 0; i < 3; i++) peers.push(await openPeer(join(root, `peer-${i}`), institutionAt(i), nats.cluster.urls(), RACING));
   await enrolRegistrar(peers[0]!);
 }, 60_000);
 
@@ -147,7 +149,7 @@ describe('jetstream sequencer', () => {
     await peers[2]!.close();
     const written = await Promise.all(Array.from({ length: 30 }, (_, i) => peers[i % 2]!.submit(newPatientTx())));
     const target = Math.max(...written.map((r) => r.height));
-    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls());
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), RACING);
     await waitForAgreement(peers, target);
     expect(peers[2]!.ledger.head()).toEqual(peers[0]!.ledger.head());
   }, 30_000);
@@ -155,7 +157,7 @@ describe('jetstream sequencer', () => {
   it('a lightly loaded peer proposes at once; under load it waits up to maxWaitMs, or until minBlockTxs are queued', async () => {
     const dir = join(root, 'peer-2');
     await peers[2]!.close();
-    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), { maxWaitMs: 4000, minBlockTxs: 10 });
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), { maxWaitMs: 4000, minBlockTxs: 10, ...RACING });
     const submit = (n: number) => Array.from({ length: n }, () => peers[2]!.submit(newPatientTx()));
     // 7 txs, nothing before them: light load, proposed at once rather than after the 4 s wait.
     const started = performance.now();
@@ -173,7 +175,7 @@ describe('jetstream sequencer', () => {
     expect(receipts.map((r) => r.result.status)).toEqual(Array(10).fill('ok'));
     expect(new Set(receipts.map((r) => r.height)).size).toBe(1); // one block
     await peers[2]!.close();
-    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls());
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), RACING);
     await waitForAgreement(peers, receipts[0]!.height);
   }, 30_000);
 });
@@ -224,7 +226,7 @@ describe('joining', () => {
     expect(passed).toBe(true);
     const target = await waitForAgreement(peers, 1);
     // Its node starts from an empty data dir: createNode resolves once it has replayed its own admission.
-    const joiner = await openPeer(join(root, 'joiner'), id, nats.cluster.urls());
+    const joiner = await openPeer(join(root, 'joiner'), id, nats.cluster.urls(), RACING);
     try {
       expect(joiner.ledger.head().height).toBeGreaterThanOrEqual(target);
       const r = await joiner.submit(newPatientTx());
@@ -248,7 +250,7 @@ describe('tampering', () => {
     const row = db.prepare<[string], { value: string }>('SELECT value FROM state WHERE key = ?').get(key)!;
     db.prepare('UPDATE state SET value = ? WHERE key = ?').run(row.value.replace('"registrar"', '"lab_technician"'), key);
     db.close();
-    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls());
+    peers[2] = await openPeer(dir, institutionAt(2), nats.cluster.urls(), RACING);
 
     // The next registration succeeds on the honest peers and fails (FORBIDDEN) on the altered one: its block differs.
     const r = await peers[0]!.submit(newPatientTx());
