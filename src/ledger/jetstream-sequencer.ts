@@ -637,6 +637,11 @@ export class JetStreamSequencer implements Sequencer {
     return leader.did;
   }
 
+  /** Whether this peer leads: it proposes for the others too, so one more of its proposals may be in flight. */
+  private leading(): boolean {
+    return this.forwardEnabled && this.leader?.did === this.options.proposerDid && performance.now() - this.leader.at <= this.leaderFreshMs;
+  }
+
   /** Sends the gathered own txs to the leader (or queues them here when there is none now). */
   private flushForward(): void {
     this.forwardTimer = undefined;
@@ -744,7 +749,7 @@ export class JetStreamSequencer implements Sequencer {
 
   /** Not appending, a free place for an own proposal, and every message known to exist received. */
   private mayPropose(): boolean {
-    return !this.stopped && !this.publishing && this.outstanding.size < this.maxOutstanding && this.acceptedSeq >= this.knownStreamSeq;
+    return !this.stopped && !this.publishing && this.outstanding.size < this.maxOutstanding + (this.leading() ? 1 : 0) && this.acceptedSeq >= this.knownStreamSeq;
   }
 
   /**

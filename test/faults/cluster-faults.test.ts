@@ -74,6 +74,10 @@ async function status(port: number): Promise<{ head: { height: number; hash: str
   return (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as never;
 }
 
+async function sequencerOf(port: number): Promise<{ leader: string | null; forwardedTxs: number; forwardFailures: number; takenBack: number }> {
+  return ((await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as { sequencerStatus: never }).sequencerStatus;
+}
+
 async function waitForSameHead(timeoutMs = 30_000): Promise<{ height: number; hash: string; stateHash: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -185,6 +189,32 @@ describe('consortium network faults', () => {
     }
     await waitForSameHead();
   }, 90_000);
+
+  it('kill -9 of the leader under load: the others take back what they forwarded to it, and every submission is answered', async () => {
+    const load = writeLoad(8);
+    await sleep(800);
+    // The leader: the proposer of the latest block, which the others forward their txs to.
+    const views = await Promise.all(peers.map((p) => sequencerOf(p.port)));
+    const leaderDid = views[0]!.leader;
+    const victim = [0, 1, 2].find((i) => demoIdentity(demoHandle.node(institutionAt(i))).did === leaderDid);
+    expect(victim, `a leader named: ${JSON.stringify(views.map((v) => v.leader))}`).toBeDefined();
+    const survivors = [0, 1, 2].filter((i) => i !== victim);
+    const before = await Promise.all(survivors.map((i) => sequencerOf(peers[i]!.port)));
+    await peers[victim!]!.proc!.stop('SIGKILL');
+    await sleep(1500);
+    const after = await Promise.all(survivors.map((i) => sequencerOf(peers[i]!.port)));
+    peers[victim!]!.proc = await startNodeProcess(peers[victim!]!.dataDir, peers[victim!]!.port);
+    await sleep(300);
+    const acks = await load.stop();
+    expect(acks.length).toBeGreaterThan(0);
+    // Forwarded to the dead leader and refused (no responders) or unanswered: proposed by the survivors instead.
+    const forwardedBefore = before.reduce((n, s) => n + s.forwardedTxs, 0);
+    expect(forwardedBefore, 'the survivors were forwarding to the leader').toBeGreaterThan(0);
+    expect(after.reduce((n, s) => n + s.forwardFailures, 0)).toBeGreaterThan(before.reduce((n, s) => n + s.forwardFailures, 0));
+    // A submission to a running node that went unanswered, or failed, would mean a forwarded tx was lost.
+    expect(load.failures).toEqual([]);
+    await waitForSameHead();
+  }, 60_000);
 
   it('every acknowledged tx is on every peer at its acknowledged height, and verify passes on every peer', async () => {
     expect(acknowledged.length).toBeGreaterThan(100);
