@@ -276,7 +276,9 @@ export class Ledger extends EventEmitter {
     this.cachedHead = head;
     proposals.forEach((proposal, i) => {
       const rejected = outcomes[i];
-      if (!rejected) return;
+      // Only our own proposal's txs are lost with it: a tx of ours in another peer's rejected proposal (forwarded to
+      // it, or a client that sent it to both) is still held by our sequencer, which proposes it or takes it back.
+      if (!rejected || proposal.header.proposer !== this.options.node.did) return;
       for (const tx of proposal.txs) {
         // A tx submitted here may be in another, committed block too (a client that sent it to two nodes).
         if (this.store.hasTx(tx.id)) continue;

@@ -343,6 +343,43 @@ describe('execution', () => {
     expect(await verifyDb(path)).toMatchObject({ ok: true, headHeight: h.height + 2 });
   });
 
+  it("another peer's rejected proposal does not fail the waiters of this node's txs in it; its own rejected proposal does", async () => {
+    const runtime = createContractRuntime();
+    const t = tempDir();
+    cleanups.push(() => t.remove());
+    const store = new SqliteStore({ path: join(t.dir, 'ledger.db'), indexes: runtime.indexes, historyExempt: runtime.historyExempt, stateLayout: runtime.stateLayout });
+    let host: SequencerHost | undefined;
+    const sequencer: Sequencer = { kind: 'captured', start: async (h) => void (host = h), enqueue: () => undefined, pending: () => 0, stop: async () => [] };
+    const ledger = await Ledger.open(
+      { chain: CHAIN, store, personality: runtime, sequencer, verifier: new InlineSignatureVerifier(), limits: LIMITS, node: { did: LEAD_NODE.did, signer: new Ed25519Signer(LEAD_NODE.signing.seed) }, now: () => GENESIS_TIME + 1000 },
+      { document: demoGenesis(), time: GENESIS_TIME },
+    );
+    const window = { notBefore: GENESIS_TIME, notAfter: GENESIS_TIME + 3_600_000 };
+    const [forwarded, own] = [enrolTx('dr-r1', window), enrolTx('dr-r2', window)];
+    const settled: string[] = [];
+    const waiting = [forwarded, own].map((tx, i) =>
+      ledger.submit(tx).then(
+        (r) => void settled.push(`${i}:${r.result.status}`),
+        (err: CodedError) => void settled.push(`${i}:${err.code}`),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    const [fwdTx, ownTx] = [parseSignedTx(forwarded, LIMITS), parseSignedTx(own, LIMITS)];
+    const h = ledger.head();
+    // Another member's proposal holding our tx, rejected (time going backwards): our tx still waits for a block.
+    const [rejected] = await host!.commitMany([buildProposal(h, [fwdTx], { slot: h.slot + 1, time: h.time - 1 }, demoIdentity(demoHandle.node(BAISHI)))]);
+    expect(rejected?.code).toBe('PROPOSAL_REJECTED');
+    // Our own rejected proposal: its tx is lost with it, and its submitter is told why.
+    const [ownRejected] = await host!.commitMany([buildProposal(h, [ownTx], { slot: h.slot + 2, time: h.time - 1 })]);
+    expect(ownRejected?.code).toBe('PROPOSAL_REJECTED');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toEqual(['1:PROPOSAL_REJECTED']);
+    await host!.commitMany([buildProposal(h, [fwdTx], { slot: h.slot + 3 })]);
+    await Promise.all(waiting);
+    expect(settled).toEqual(['1:PROPOSAL_REJECTED', '0:ok']);
+    await ledger.close();
+  });
+
   it('rejects whole proposals that do not extend the head or are not signed by an authorized proposer', () => {
     const { store, executor, head } = genesisLedger();
     cleanups.push(() => store.close());
