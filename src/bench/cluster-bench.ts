@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { base32 } from '@scure/base';
@@ -354,7 +354,16 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     // `medchain start` serves its API only once caught up with the stream as it was at start.
     const joiner = await startPeerProcess(joinDir, institution, port);
     const catchUpSeconds = (performance.now() - t0) / 1000;
-    const caughtUpHeight = (await peerStatus(joiner.url)).head.height;
+    const joinerStatus = await peerStatus(joiner.url);
+    const caughtUpHeight = joinerStatus.head.height;
+    // Where a slow catch-up's time went: consumer re-creations, sequencing faults, skipped messages.
+    const { consumerRestarts, skipped, timingsMs, maxTimingsMs } = (joinerStatus.sequencerStatus ?? {}) as Record<string, unknown>;
+    const joinerFaults = tail(joiner.logFile, 400)
+      .split('\n')
+      .filter((line) => /SEQUENCER_FAULT|slow consumer/i.test(line))
+      .slice(-5);
+    // A server drops a client that falls too far behind on what it was sent (large blocks, a busy node).
+    const slowConsumerLines = cluster.spec.servers.reduce((n, srv) => n + (readFileSync(srv.logFile, 'utf8').match(/slow consumer/gi)?.length ?? 0), 0);
     await stopPeerProcess(joiner);
     const db = new Database(join(joinDir, 'ledger.db'), { readonly: true });
     const caughtUpTxs = (db.prepare('SELECT count(*) AS n FROM txs').get() as { n: number }).n;
@@ -374,7 +383,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
       peak: peakResult,
       latencyAtHalfPeak: latency,
       natsLeaderKill: { killed: leader, stallMs: Math.round(stallMs), afterKill: failover.stats },
-      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), txs: caughtUpTxs, txPerSec: Math.round(caughtUpTxs / catchUpSeconds), includesProcessStart: true },
+      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), txs: caughtUpTxs, txPerSec: Math.round(caughtUpTxs / catchUpSeconds), includesProcessStart: true, joiner: { consumerRestarts, skipped, timingsMs, maxTimingsMs, lastFaults: joinerFaults }, natsSlowConsumerLines: slowConsumerLines },
       stalls: watcher.current.stalls,
       sequencers,
       ...(keep ? { keptDir: dir.path } : {}),

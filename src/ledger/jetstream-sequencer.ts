@@ -206,6 +206,8 @@ export class JetStreamSequencer implements Sequencer {
   private forwardTimer: NodeJS.Timeout | undefined;
   /** Own txs forwarded and not yet seen committed here (insertion order is forwarding order): id -> tx, when, to whom. */
   private readonly forwarded = new Map<string, { tx: ParsedTx; at: number; to: string }>();
+  /** The same txs by signature: found in the leader's blocks without parsing them again (decodeProposal's `known`). */
+  private readonly forwardedBySig = new Map<string, ParsedTx>();
   private forwardSub: Subscription | undefined;
   private forwardStats = { forwardedTxs: 0, forwardFailures: 0, takenBack: 0, receivedTxs: 0, receivedDropped: 0 };
 
@@ -391,6 +393,7 @@ export class JetStreamSequencer implements Sequencer {
       ...this.forwardBuffer,
     ];
     this.forwarded.clear();
+    this.forwardedBySig.clear();
     this.forwardBuffer = [];
     this.outstanding.clear();
     this.publishing = undefined;
@@ -481,7 +484,7 @@ export class JetStreamSequencer implements Sequencer {
           this.outstanding.set(seq, this.publishing!.proposal);
           item.proposal = this.publishing!.proposal;
         } else {
-          item.proposal = decodeProposal(data, this.options.limits);
+          item.proposal = decodeProposal(data, this.options.limits, this.forwardedBySig.size > 0 ? (sig) => this.forwardedBySig.get(sig) : undefined);
           if (verifyProposalSignature(item.proposal.header, item.proposal.proposerSig)) this.lastSeenTime = Math.max(this.lastSeenTime, item.proposal.header.time);
           this.host!.prepare?.(item.proposal);
         }
@@ -616,7 +619,7 @@ export class JetStreamSequencer implements Sequencer {
     if (this.queuedIds.size === 0 && this.forwarded.size === 0) return;
     let hit = false;
     for (const tx of proposal.txs) {
-      this.forwarded.delete(tx.id);
+      if (this.forwarded.delete(tx.id)) this.forwardedBySig.delete(tx.signed.sig);
       if (this.queuedIds.delete(tx.id)) hit = true;
     }
     if (hit) this.queue = this.queue.filter((t) => this.queuedIds.has(t.id));
@@ -665,7 +668,10 @@ export class JetStreamSequencer implements Sequencer {
       }
       const chunk = txs.slice(start, end);
       start = end;
-      for (const tx of chunk) this.forwarded.set(tx.id, { tx, at: now, to });
+      for (const tx of chunk) {
+        this.forwarded.set(tx.id, { tx, at: now, to });
+        this.forwardedBySig.set(tx.signed.sig, tx);
+      }
       this.forwardStats.forwardedTxs += chunk.length;
       const body = Buffer.from(`[${chunk.map((t) => t.storedBytes.toString('utf8')).join(',')}]`, 'utf8');
       this.nc!.request(subject, body, { timeout: FORWARD_REPLY_MS }).then(
@@ -709,7 +715,10 @@ export class JetStreamSequencer implements Sequencer {
 
   private requeueForwarded(txs: ParsedTx[]): void {
     if (txs.length === 0) return;
-    for (const tx of txs) this.forwarded.delete(tx.id);
+    for (const tx of txs) {
+      this.forwarded.delete(tx.id);
+      this.forwardedBySig.delete(tx.signed.sig);
+    }
     this.forwardStats.takenBack += txs.length;
     this.requeue(txs);
     this.scheduleCut();

@@ -1,6 +1,6 @@
 import type { BlockProposal, ProposalHeader } from './block.js';
 import { CodedError } from './errors.js';
-import { parseSignedTx, type TxLimits } from './tx.js';
+import { parseSignedTx, type ParsedTx, type TxLimits } from './tx.js';
 
 /**
  * The wire form of a block proposal as a replicated sequencer carries it:
@@ -21,11 +21,24 @@ function malformed(why: string): CodedError {
   return new CodedError('MALFORMED_PROPOSAL', `stream message is not a block proposal: ${why}`);
 }
 
+function sameAsKnown(t: unknown, known: ((sig: string) => ParsedTx | undefined) | undefined): ParsedTx | undefined {
+  if (!known || typeof t !== 'object' || t === null) return undefined;
+  const { sig, tx } = t as { sig?: unknown; tx?: unknown };
+  const mine = typeof sig === 'string' ? known(sig) : undefined;
+  if (!mine || Object.keys(t).length !== 2 || typeof tx !== 'object' || tx === null) return undefined;
+  // JSON.stringify keeps the message's member order and number forms: equal bytes only if the envelope is ours as sent.
+  return mine.envelopeBytes.equals(Buffer.from(JSON.stringify(tx), 'utf8')) ? mine : undefined;
+}
+
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-export function decodeProposal(bytes: Uint8Array, limits: TxLimits): BlockProposal {
+/**
+ * `known` may return a tx this peer parsed already (one it forwarded to the proposer), looked up by signature: it is
+ * taken instead of parsing again when its envelope is exactly the one in the message (same bytes, so the same tx).
+ */
+export function decodeProposal(bytes: Uint8Array, limits: TxLimits, known?: (sig: string) => ParsedTx | undefined): BlockProposal {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -43,7 +56,7 @@ export function decodeProposal(bytes: Uint8Array, limits: TxLimits): BlockPropos
   // Rebuilt field by field so that what is signed and hashed is exactly the six header fields.
   const header: ProposalHeader = { chain, slot, time, proposer, txRoot, txCount };
   try {
-    return { header, proposerSig: o.proposerSig, txs: o.txs.map((t) => parseSignedTx(t, limits)) };
+    return { header, proposerSig: o.proposerSig, txs: o.txs.map((t) => sameAsKnown(t, known) ?? parseSignedTx(t, limits)) };
   } catch (err) {
     throw malformed(`a tx is malformed (${(err as Error).message})`);
   }
