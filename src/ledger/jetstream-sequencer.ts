@@ -209,7 +209,7 @@ export class JetStreamSequencer implements Sequencer {
   /** The same txs by signature: found in the leader's blocks without parsing them again (decodeProposal's `known`). */
   private readonly forwardedBySig = new Map<string, ParsedTx>();
   private forwardSub: Subscription | undefined;
-  private forwardStats = { forwardedTxs: 0, forwardFailures: 0, takenBack: 0, receivedTxs: 0, receivedDropped: 0 };
+  private forwardStats = { forwardedTxs: 0, forwardFailures: 0, takenBack: 0, receivedTxs: 0, receivedDropped: 0, reusedTxs: 0 };
 
   constructor(private readonly options: JetStreamSequencerOptions) {
     this.stream = options.stream ?? streamNameOf(options.chain);
@@ -485,6 +485,9 @@ export class JetStreamSequencer implements Sequencer {
           item.proposal = this.publishing!.proposal;
         } else {
           item.proposal = decodeProposal(data, this.options.limits, this.forwardedBySig.size > 0 ? (sig) => this.forwardedBySig.get(sig) : undefined);
+          if (this.forwardedBySig.size > 0) {
+            for (const tx of item.proposal.txs) if (this.forwardedBySig.get(tx.signed.sig) === tx) this.forwardStats.reusedTxs++;
+          }
           if (verifyProposalSignature(item.proposal.header, item.proposal.proposerSig)) this.lastSeenTime = Math.max(this.lastSeenTime, item.proposal.header.time);
           this.host!.prepare?.(item.proposal);
         }

@@ -61,7 +61,11 @@ describe('forwarding to the leader', () => {
       expect(peer.ledger.store.getBlock(r.height)!.header.proposer).toBe(didOf(0));
     }
     const after = [0, 1, 2].map(sequencerStatus);
-    for (const i of [1, 2]) expect(after[i]!.forwardedTxs! - before[i]!.forwardedTxs!).toBe(40);
+    for (const i of [1, 2]) {
+      expect(after[i]!.forwardedTxs! - before[i]!.forwardedTxs!).toBe(40);
+      // Found again in the leader's blocks: taken as they were, not parsed a second time.
+      expect(after[i]!.reusedTxs! - before[i]!.reusedTxs!).toBe(40);
+    }
     expect(after[0]!.receivedTxs! - before[0]!.receivedTxs!).toBe(80);
     // One proposer: no race for a stream position was lost.
     expect(after.reduce((n, s) => n + s.lostRaces!, 0)).toBe(before.reduce((n, s) => n + s.lostRaces!, 0));
