@@ -54,6 +54,19 @@ function countsSince(before: { proposed: number; lostRaces: number }, after: { p
   return { proposed: after.proposed - before.proposed, lostRaces: after.lostRaces - before.lostRaces };
 }
 
+/** The block stream's leader and replicas (current, lag) as the servers report them; undefined if unreachable. */
+async function streamClusterInfo(servers: string[]): Promise<unknown> {
+  const nc = await connect({ servers });
+  try {
+    const info = (await (await jetstreamManager(nc)).streams.info(streamNameOf(DEMO_CHAIN_ID))).cluster;
+    return { leader: info?.leader, replicas: info?.replicas?.map((r) => ({ name: r.name, current: r.current, lag: r.lag, active: r.active })) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    await nc.close();
+  }
+}
+
 async function heights(peers: NodeProcessHandle[]): Promise<number[]> {
   return Promise.all(peers.map(async (p) => (await peerStatus(p.url)).head.height));
 }
@@ -348,6 +361,8 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
 
     log('cluster: catch-up of a new institution node from genesis (its own process)');
     const target = Math.max(...(await heights(peers)));
+    // The stream's replicas as the joiner starts (a server restarted just before may still be catching up).
+    const streamAtStart = await streamClusterInfo(cluster.urls());
     const joinDir = join(dir.path, 'joiner');
     const { institution, port } = await writePeerDataDir(joinDir, 3, cluster.urls());
     const t0 = performance.now();
@@ -357,7 +372,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const joinerStatus = await peerStatus(joiner.url);
     const caughtUpHeight = joinerStatus.head.height;
     // Where a slow catch-up's time went: consumer re-creations, sequencing faults, skipped messages.
-    const { consumerRestarts, skipped, timingsMs, maxTimingsMs } = (joinerStatus.sequencerStatus ?? {}) as Record<string, unknown>;
+    const { consumerRestarts, skipped, timingsMs, maxTimingsMs, server } = (joinerStatus.sequencerStatus ?? {}) as Record<string, unknown>;
     const joinerFaults = tail(joiner.logFile, 400)
       .split('\n')
       .filter((line) => /SEQUENCER_FAULT|slow consumer/i.test(line))
@@ -383,7 +398,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
       peak: peakResult,
       latencyAtHalfPeak: latency,
       natsLeaderKill: { killed: leader, stallMs: Math.round(stallMs), afterKill: failover.stats },
-      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), txs: caughtUpTxs, txPerSec: Math.round(caughtUpTxs / catchUpSeconds), includesProcessStart: true, joiner: { consumerRestarts, skipped, timingsMs, maxTimingsMs, lastFaults: joinerFaults }, natsSlowConsumerLines: slowConsumerLines },
+      catchUp: { blocks: caughtUpHeight, targetHeight: target, seconds: round(catchUpSeconds, 2), blocksPerSec: Math.round(caughtUpHeight / catchUpSeconds), txs: caughtUpTxs, txPerSec: Math.round(caughtUpTxs / catchUpSeconds), includesProcessStart: true, joiner: { server, consumerRestarts, skipped, timingsMs, maxTimingsMs, lastFaults: joinerFaults }, natsSlowConsumerLines: slowConsumerLines, streamAtStart },
       stalls: watcher.current.stalls,
       sequencers,
       ...(keep ? { keptDir: dir.path } : {}),

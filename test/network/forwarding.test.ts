@@ -130,7 +130,9 @@ describe('forwarding to the leader', () => {
     // A black hole in the leader's place: it acknowledges forwarded txs and does nothing with them.
     const nc = await connect({ servers: nats.cluster.urls() });
     const sub = nc.subscribe(forwardSubjectOf(DEMO_CHAIN_ID, didOf(1)), {
-      callback: (_err, m) => m.respond(JSON.stringify({ accepted: (JSON.parse(new TextDecoder().decode(m.data)) as unknown[]).length })),
+      callback: (_err, m) => {
+        m.respond(JSON.stringify({ accepted: (JSON.parse(new TextDecoder().decode(m.data)) as unknown[]).length }));
+      },
     });
     await nc.flush();
     try {
