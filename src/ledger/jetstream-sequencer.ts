@@ -105,6 +105,17 @@ export function forwardSubjectOf(chain: string, did: string): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Lets timers and I/O run. Without it, a backlog of received blocks whose signature checks are done is decoded and
+ * committed in one run of microtasks lasting seconds (measured while a new node caught up): the NATS client's
+ * heartbeat monitor, a timer, then saw two missed heartbeats, re-created the consumer, and our watchdog re-created it
+ * again 2 s later; the API did not answer meanwhile either.
+ */
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+/** The consume loop yields at least this often (ms of decoding). */
+const YIELD_EVERY_MS = 10;
+/** At most about this many txs wait decoded in the backlog (their signature checks run on the workers meanwhile). */
+const MAX_BACKLOG_TXS = 8000;
 
 /**
  * The replicated sequencer: proposals are messages on a JetStream stream replicated over a nats-server cluster
@@ -147,6 +158,10 @@ export class JetStreamSequencer implements Sequencer {
    * started on the worker threads, so the checks of block h + 1 run while block h executes.
    */
   private backlog: Received[] = [];
+  /** Txs in the backlog's proposals. */
+  private backlogTxs = 0;
+  /** Resolved whenever the backlog shrinks (the consume loop waits on it while the backlog is full). */
+  private progressWaiters: Array<() => void> = [];
   /** Highest stream sequence put in the backlog (a re-created consumer redelivers what is still there). */
   private acceptedSeq = 0;
   private draining: Promise<void> | undefined;
@@ -449,12 +464,18 @@ export class JetStreamSequencer implements Sequencer {
         this.messages = await consumer.consume({ max_messages: 64, expires: 5000, idle_heartbeat: 1000 });
         this.lastDeliveryAt = performance.now();
         if (this.stopped) this.messages.stop();
+        let yieldedAt = performance.now();
         for await (const m of this.messages) {
           if (this.stopped) break;
           this.lastDeliveryAt = performance.now();
           this.accept(m.seq, m.data, m.info.pending);
-          // Back-pressure: at most about one pull's worth of decoded blocks waits in memory.
-          while (this.backlog.length >= 64 && this.draining) await this.draining;
+          // Buffered messages arrive as microtasks: decoding a run of large blocks must not starve timers and I/O.
+          if (performance.now() - yieldedAt > YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            yieldedAt = performance.now();
+          }
+          // Back-pressure: at most about one pull's worth of decoded blocks, and MAX_BACKLOG_TXS txs, wait in memory.
+          while ((this.backlog.length >= 64 || this.backlogTxs >= MAX_BACKLOG_TXS) && this.draining) await this.nextProgress();
         }
         if (this.drainFailed) {
           this.drainFailed = false;
@@ -496,6 +517,7 @@ export class JetStreamSequencer implements Sequencer {
       }
     }
     this.backlog.push(item);
+    this.backlogTxs += item.proposal?.txs.length ?? 0;
     this.draining ??= this.drain();
     // Having seen this message, we may propose for the next position (after a lost race, or with a slot free).
     this.scheduleCut();
@@ -506,17 +528,36 @@ export class JetStreamSequencer implements Sequencer {
       while (this.backlog.length > 0 && !this.stopped) {
         await this.deliver(this.takeGroup());
         this.lastDeliveryAt = performance.now();
+        this.notifyProgress();
+        await yieldToEventLoop(); // a commit is synchronous: let timers and I/O in between groups
       }
     } catch (err) {
       // A storage failure: drop what was decoded and read again from the first message not committed.
       this.backlog = [];
+      this.backlogTxs = 0;
       this.acceptedSeq = this.consumedSeq;
       this.drainFailed = true;
       this.host!.onError(new CodedError('SEQUENCER_FAULT', `committing from the block stream failed: ${(err as Error).message}`));
       this.messages?.stop();
     } finally {
       this.draining = undefined;
+      this.notifyProgress();
     }
+  }
+
+  private nextProgress(): Promise<void> {
+    return new Promise((resolve) => this.progressWaiters.push(resolve));
+  }
+
+  private notifyProgress(): void {
+    for (const resolve of this.progressWaiters.splice(0)) resolve();
+  }
+
+  /** Takes the backlog's first message. */
+  private shiftBacklog(): Received {
+    const item = this.backlog.shift()!;
+    this.backlogTxs -= item.proposal?.txs.length ?? 0;
+    return item;
   }
 
   /** The proposal a received message holds (ours as we sent it, else as decoded), if it holds one. */
@@ -536,14 +577,14 @@ export class JetStreamSequencer implements Sequencer {
    * commits one block at a time, as before).
    */
   private takeGroup(): Received[] {
-    const group = [this.backlog.shift()!];
+    const group = [this.shiftBacklog()];
     if (!this.committable(group[0]!)) return group;
     let txs = group[0]!.proposal?.txs.length ?? 0;
     while (group.length < MAX_GROUP_BLOCKS && this.backlog.length > 0) {
       const next = this.committable(this.backlog[0]!);
       if (!next || txs + next.txs.length > MAX_GROUP_TXS) break;
       txs += next.txs.length;
-      group.push(this.backlog.shift()!);
+      group.push(this.shiftBacklog());
     }
     return group;
   }
