@@ -147,7 +147,7 @@ function watchEventLoops(peers: NodeProcessHandle[]) {
         const sorted = values.slice(1).sort((a, b) => a - b);
         return [
           institution,
-          { seconds: sorted.length, p50Ms: round(percentile(sorted, 50)), p90Ms: round(percentile(sorted, 90)), maxMs: round(sorted[sorted.length - 1] ?? Number.NaN), walMiBPerSecond: walMiB.get(institution) },
+          { seconds: sorted.length, p50Ms: round(percentile(sorted, 50)), p90Ms: round(percentile(sorted, 90)), maxMs: round(sorted[sorted.length - 1] ?? Number.NaN), walFileMiBEachSecond: walMiB.get(institution) },
         ];
       }),
     );
