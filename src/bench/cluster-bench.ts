@@ -50,6 +50,10 @@ async function proposalCounts(peers: NodeProcessHandle[]): Promise<{ proposed: n
   return { proposed: all.reduce((n, s) => n + (s.proposed ?? 0), 0), lostRaces: all.reduce((n, s) => n + (s.lostRaces ?? 0), 0) };
 }
 
+async function proposedByNode(peers: NodeProcessHandle[]): Promise<number[]> {
+  return Promise.all(peers.map(async (p) => Number(((await peerStatus(p.url)).sequencerStatus ?? {})['proposed'] ?? 0)));
+}
+
 function countsSince(before: { proposed: number; lostRaces: number }, after: { proposed: number; lostRaces: number }) {
   return { proposed: after.proposed - before.proposed, lostRaces: after.lostRaces - before.lostRaces };
 }
@@ -323,8 +327,10 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     log(`cluster: latency at half of peak (${Math.round(half)} tx/s, batches every 20 ms)`);
     const stopLagWatch = watchEventLoops(peers);
     const [heightBefore, cpuBefore, countsBefore] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCounts(peers)];
+    const [nodeCpuBefore, nodeProposedBefore] = [peers.map((p) => cpuSecondsOf(p.child.pid!)), await proposedByNode(peers)];
     const latencyRun = await openLoop(peers, make, half, quick ? 10 : 30);
     const [heightAfter, cpuAfter, countsAfter] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCounts(peers)];
+    const [nodeCpuAfter, nodeProposedAfter] = [peers.map((p) => cpuSecondsOf(p.child.pid!)), await proposedByNode(peers)];
     const committed = latencyRun.stats.samples;
     const latency = {
       ...latencyRun.stats,
@@ -336,6 +342,12 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
       // Appended proposals and lost races (a lost race: proposed for a position another peer's proposal took).
       proposals: countsSince(countsBefore, countsAfter),
       cpuMsPerTx: { nodes: round(((cpuAfter.nodes - cpuBefore.nodes) * 1000) / committed, 3), nats: round(((cpuAfter.nats - cpuBefore.nats) * 1000) / committed, 3) },
+      // Each node's share: with forwarding one node proposes, and does more than the others.
+      byNode: peers.map((p, i) => ({
+        institution: p.institution,
+        cpuMsPerTx: round(((nodeCpuAfter[i]! - nodeCpuBefore[i]!) * 1000) / committed, 3),
+        proposed: nodeProposedAfter[i]! - nodeProposedBefore[i]!,
+      })),
     };
     log(`cluster: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ${JSON.stringify(latency.failed)}`);
 
