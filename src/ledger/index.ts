@@ -55,5 +55,5 @@ export {
 } from './signature-pool.js';
 export { Ledger, type LedgerOptions, type Receipt, type InclusionProof } from './ledger.js';
 export { verifyLedger, type VerifyOptions, type VerifyReport } from './verify.js';
-export { JetStreamSequencer, streamNameOf, blocksSubjectOf, forwardSubjectOf, type JetStreamSequencerOptions } from './jetstream-sequencer.js';
+export { JetStreamSequencer, streamNameOf, blocksSubjectOf, forwardSubjectOf, subjectToken, type JetStreamSequencerOptions } from './jetstream-sequencer.js';
 export { encodeProposal, decodeProposal } from './proposal-wire.js';

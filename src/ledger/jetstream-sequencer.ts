@@ -91,17 +91,22 @@ const AVOID_AFTER_FAILURE_MS = 2000;
 /** NATS JetStream's code for a failed expected-last-sequence condition. */
 const WRONG_LAST_SEQUENCE = 10071;
 
+/** A chain id, DID or institution id as one NATS subject token (also valid in a stream name). */
+export function subjectToken(text: string): string {
+  return text.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
 export function streamNameOf(chain: string): string {
-  return `MEDCHAIN_${chain.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  return `MEDCHAIN_${subjectToken(chain)}`;
 }
 
 export function blocksSubjectOf(chain: string): string {
-  return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.blocks`;
+  return `medchain.${subjectToken(chain)}.blocks`;
 }
 
 /** The core-NATS subject on which a peer takes txs forwarded to it (one per peer: its DID, made subject-safe). */
 export function forwardSubjectOf(chain: string, did: string): string {
-  return `medchain.${chain.replace(/[^A-Za-z0-9_-]/g, '_')}.fwd.${did.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  return `medchain.${subjectToken(chain)}.fwd.${subjectToken(did)}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@ import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, StorageType,
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { Ed25519Signer } from '../crypto/index.js';
-import { signCheckpoint, verifyCheckpoint, type Checkpoint, type ExecutedBlock, type Ledger } from '../ledger/index.js';
+import { signCheckpoint, streamNameOf, subjectToken, verifyCheckpoint, type Checkpoint, type ExecutedBlock, type Ledger } from '../ledger/index.js';
 import { CheckpointBoard, type Disagreement } from './checkpoint-board.js';
 
 export interface CheckpointExchangeOptions {
@@ -30,10 +30,6 @@ export interface ConsortiumHealth {
   tip: number;
   nodes: Array<{ institution?: string; nodeDid: string; height: number; lag: number; blockHash: string; stateHash: string; lastSeenMs: number; self: boolean }>;
   agreement: { ok: boolean; disagreements: Disagreement[] };
-}
-
-function token(text: string): string {
-  return text.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
 /**
@@ -64,8 +60,8 @@ export class CheckpointExchange {
       const block = store.getBlock(h);
       return block && { hash: block.hash, stateHash: block.header.stateHash };
     });
-    this.stream = `MEDCHAIN_${token(options.chain)}_CHECKPOINTS`;
-    this.subjectPrefix = `medchain.${token(options.chain)}.checkpoints`;
+    this.stream = `${streamNameOf(options.chain)}_CHECKPOINTS`;
+    this.subjectPrefix = `medchain.${subjectToken(options.chain)}.checkpoints`;
     this.alarm = new Gauge({
       name: 'medchain_checkpoint_disagreements',
       help: 'Checkpoint disagreements seen (a fork or a tampered ledger somewhere); 0 when all peers agree',
@@ -155,7 +151,7 @@ export class CheckpointExchange {
     if (this.closed || !this.js) return;
     this.lastPublishedHeight = Math.max(this.lastPublishedHeight, cp.height);
     this.lastPublishedAt = Date.now();
-    this.js.publish(`${this.subjectPrefix}.${token(this.options.institution)}`, JSON.stringify(cp)).catch((err: Error) => {
+    this.js.publish(`${this.subjectPrefix}.${subjectToken(this.options.institution)}`, JSON.stringify(cp)).catch((err: Error) => {
       this.options.logger.debug({ err: err.message }, 'checkpoint not published');
     });
   }
