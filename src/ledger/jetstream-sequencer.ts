@@ -682,16 +682,25 @@ export class JetStreamSequencer implements Sequencer {
    * no hop is added) and forwarding to it has not failed lately.
    */
   private forwardTarget(now: number): string | undefined {
-    const leader = this.leader;
-    if (!this.forwardEnabled || !leader || leader.did === this.options.proposerDid || now - leader.at > this.leaderFreshMs) return undefined;
-    if (this.avoid && this.avoid.did === leader.did && now < this.avoid.until) return undefined;
+    const leader = this.freshLeader(now);
+    if (!this.forwardEnabled || !leader || leader === this.options.proposerDid || this.avoiding(leader, now)) return undefined;
     if (!this.nc || this.nc.isClosed()) return undefined;
-    return leader.did;
+    return leader;
   }
 
   /** Whether this peer leads: it proposes for the others too, so one more of its proposals may be in flight. */
   private leading(): boolean {
-    return this.forwardEnabled && this.leader?.did === this.options.proposerDid && performance.now() - this.leader.at <= this.leaderFreshMs;
+    return this.forwardEnabled && this.freshLeader(performance.now()) === this.options.proposerDid;
+  }
+
+  /** The proposer of the latest block, while that block is younger than `leaderFreshMs`. */
+  private freshLeader(now: number): string | undefined {
+    return this.leader && now - this.leader.at <= this.leaderFreshMs ? this.leader.did : undefined;
+  }
+
+  /** Whether forwarding to `did` failed within the last AVOID_AFTER_FAILURE_MS. */
+  private avoiding(did: string, now: number): boolean {
+    return this.avoid?.did === did && now < this.avoid.until;
   }
 
   /** Sends the gathered own txs to the leader (or queues them here when there is none now). */
@@ -738,7 +747,8 @@ export class JetStreamSequencer implements Sequencer {
     if (this.stopped) return;
     this.forwardStats.forwardFailures++;
     const now = performance.now();
-    if (!(this.avoid?.did === to && now < this.avoid.until)) {
+    // One log line per failure episode, not one per batch.
+    if (!this.avoiding(to, now)) {
       this.host!.onError(new CodedError('SEQUENCER_FAULT', `forwarding txs to ${to} failed (${why}): proposing them here`));
     }
     this.avoid = { did: to, until: now + AVOID_AFTER_FAILURE_MS };
@@ -755,11 +765,7 @@ export class JetStreamSequencer implements Sequencer {
       overdue.push(entry.tx);
     }
     if (overdue.length === 0) return;
-    const to = this.forwarded.get(overdue[0]!.id)!.to;
-    this.forwardStats.forwardFailures++;
-    this.host!.onError(new CodedError('SEQUENCER_FAULT', `${overdue.length} txs forwarded to ${to} not committed within ${this.forwardTimeoutMs} ms: proposing them here`));
-    this.avoid = { did: to, until: performance.now() + AVOID_AFTER_FAILURE_MS };
-    this.requeueForwarded(overdue);
+    this.takeBack(overdue, this.forwarded.get(overdue[0]!.id)!.to, `${overdue.length} not committed within ${this.forwardTimeoutMs} ms`);
   }
 
   private requeueForwarded(txs: ParsedTx[]): void {
