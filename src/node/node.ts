@@ -236,7 +236,8 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     await verifier.close();
     throw new CodedError('CONFIG_INVALID', `${config.identity.did} is not the active node key of ${config.institution}`);
   }
-  ledger.on('fault', (err: Error) => logger.error({ err: err.message }, 'block commit failed'));
+  // The code says which part failed (SEQUENCER_FAULT, STORAGE_FAULT, PROPOSAL_SKIPPED, ...): the message alone does not.
+  ledger.on('fault', (err: Error) => logger.error({ err: err.message, code: (err as Partial<CodedError>).code }, 'block commit failed'));
   const { registry, observeCommit } = createMetrics(ledger);
   const startedAt = Date.now();
   let closed = false;
