@@ -44,17 +44,31 @@ function txFactory(): () => SignedTx {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Proposals appended and races lost so far, summed over the peers (each phase reports its own difference). */
-async function proposalCounts(peers: NodeProcessHandle[]): Promise<{ proposed: number; lostRaces: number }> {
-  const all = await Promise.all(peers.map(async (p) => ((await peerStatus(p.url)).sequencerStatus ?? {}) as { proposed?: number; lostRaces?: number }));
-  return { proposed: all.reduce((n, s) => n + (s.proposed ?? 0), 0), lostRaces: all.reduce((n, s) => n + (s.lostRaces ?? 0), 0) };
+interface ProposalCounts {
+  proposed: number;
+  lostRaces: number;
 }
 
-async function proposedByNode(peers: NodeProcessHandle[]): Promise<number[]> {
-  return Promise.all(peers.map(async (p) => Number(((await peerStatus(p.url)).sequencerStatus ?? {})['proposed'] ?? 0)));
+/** Proposals appended and races lost so far, for each peer (each phase reports its own difference). */
+async function proposalCountsByNode(peers: NodeProcessHandle[]): Promise<ProposalCounts[]> {
+  return Promise.all(
+    peers.map(async (p) => {
+      const s = ((await peerStatus(p.url)).sequencerStatus ?? {}) as Partial<ProposalCounts>;
+      return { proposed: s.proposed ?? 0, lostRaces: s.lostRaces ?? 0 };
+    }),
+  );
 }
 
-function countsSince(before: { proposed: number; lostRaces: number }, after: { proposed: number; lostRaces: number }) {
+function summed(byNode: ProposalCounts[]): ProposalCounts {
+  return { proposed: byNode.reduce((n, s) => n + s.proposed, 0), lostRaces: byNode.reduce((n, s) => n + s.lostRaces, 0) };
+}
+
+/** The same, summed over the peers. */
+async function proposalCounts(peers: NodeProcessHandle[]): Promise<ProposalCounts> {
+  return summed(await proposalCountsByNode(peers));
+}
+
+function countsSince(before: ProposalCounts, after: ProposalCounts) {
   return { proposed: after.proposed - before.proposed, lostRaces: after.lostRaces - before.lostRaces };
 }
 
@@ -326,11 +340,11 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const half = peakResult.committedTxPerSecOnEveryNode / 2;
     log(`cluster: latency at half of peak (${Math.round(half)} tx/s, batches every 20 ms)`);
     const stopLagWatch = watchEventLoops(peers);
-    const [heightBefore, cpuBefore, countsBefore] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCounts(peers)];
-    const [nodeCpuBefore, nodeProposedBefore] = [peers.map((p) => cpuSecondsOf(p.child.pid!)), await proposedByNode(peers)];
+    const [heightBefore, cpuBefore, byNodeBefore] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCountsByNode(peers)];
+    const nodeCpuBefore = peers.map((p) => cpuSecondsOf(p.child.pid!));
     const latencyRun = await openLoop(peers, make, half, quick ? 10 : 30);
-    const [heightAfter, cpuAfter, countsAfter] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCounts(peers)];
-    const [nodeCpuAfter, nodeProposedAfter] = [peers.map((p) => cpuSecondsOf(p.child.pid!)), await proposedByNode(peers)];
+    const [heightAfter, cpuAfter, byNodeAfter] = [Math.min(...(await heights(peers))), cpuSeconds(peers, cluster.pids()), await proposalCountsByNode(peers)];
+    const nodeCpuAfter = peers.map((p) => cpuSecondsOf(p.child.pid!));
     const committed = latencyRun.stats.samples;
     const latency = {
       ...latencyRun.stats,
@@ -340,13 +354,13 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
       blocks: heightAfter - heightBefore,
       avgTxsPerBlock: Math.round(committed / Math.max(1, heightAfter - heightBefore)),
       // Appended proposals and lost races (a lost race: proposed for a position another peer's proposal took).
-      proposals: countsSince(countsBefore, countsAfter),
+      proposals: countsSince(summed(byNodeBefore), summed(byNodeAfter)),
       cpuMsPerTx: { nodes: round(((cpuAfter.nodes - cpuBefore.nodes) * 1000) / committed, 3), nats: round(((cpuAfter.nats - cpuBefore.nats) * 1000) / committed, 3) },
       // Each node's share: with forwarding one node proposes, and does more than the others.
       byNode: peers.map((p, i) => ({
         institution: p.institution,
         cpuMsPerTx: round(((nodeCpuAfter[i]! - nodeCpuBefore[i]!) * 1000) / committed, 3),
-        proposed: nodeProposedAfter[i]! - nodeProposedBefore[i]!,
+        proposed: byNodeAfter[i]!.proposed - byNodeBefore[i]!.proposed,
       })),
     };
     log(`cluster: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ${JSON.stringify(latency.failed)}`);
@@ -387,7 +401,7 @@ export async function runClusterBench(options: { quick: boolean; log: Log }) {
     const { consumerRestarts, skipped, timingsMs, maxTimingsMs, server } = (joinerStatus.sequencerStatus ?? {}) as Record<string, unknown>;
     const joinerFaults = tail(joiner.logFile, 400)
       .split('\n')
-      .filter((line) => /SEQUENCER_FAULT|slow consumer/i.test(line))
+      .filter((line) => /SEQUENCER_FAULT|slow consumer/i.test(line)) // the node logs each fault with its code
       .slice(-5);
     // A server drops a client that falls too far behind on what it was sent (large blocks, a busy node).
     const slowConsumerLines = cluster.spec.servers.reduce((n, srv) => n + (readFileSync(srv.logFile, 'utf8').match(/slow consumer/gi)?.length ?? 0), 0);
