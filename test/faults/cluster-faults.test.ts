@@ -70,13 +70,14 @@ function writeLoad(clients: number) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function status(port: number): Promise<{ head: { height: number; hash: string; stateHash: string } }> {
+async function status(port: number): Promise<{
+  head: { height: number; hash: string; stateHash: string };
+  sequencerStatus: { leader: string | null; forwardedTxs: number; forwardFailures: number; takenBack: number };
+}> {
   return (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as never;
 }
 
-async function sequencerOf(port: number): Promise<{ leader: string | null; forwardedTxs: number; forwardFailures: number; takenBack: number }> {
-  return ((await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as { sequencerStatus: never }).sequencerStatus;
-}
+const sequencerOf = async (port: number) => (await status(port)).sequencerStatus;
 
 async function waitForSameHead(timeoutMs = 30_000): Promise<{ height: number; hash: string; stateHash: string }> {
   const deadline = Date.now() + timeoutMs;

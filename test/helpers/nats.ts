@@ -29,17 +29,39 @@ export async function startTestNatsCluster(size = 3): Promise<{ cluster: NatsClu
 /** The demo institution at `index` (0 = county hospital). */
 export const institutionAt = (index: number) => DEMO_INSTITUTIONS[index]!.id;
 
+export interface PeerOptions {
+  maxWaitMs?: number;
+  minBlockTxs?: number;
+  exchangeEndpoints?: Record<string, string>;
+  forward?: { forwardToLeader?: boolean; forwardTimeoutMs?: number; leaderFreshMs?: number };
+}
+
+type TestNats = Awaited<ReturnType<typeof startTestNatsCluster>>;
+
+/**
+ * A test file's consortium: a 3-server cluster and the first three demo institutions' nodes, put in `peers`
+ * (data in `<root>/peer-<i>`, so a test can close and reopen one), with the registrar enrolled.
+ */
+export async function openConsortium(root: string, peers: MedchainNode[], extra: PeerOptions = {}): Promise<TestNats> {
+  const nats = await startTestNatsCluster();
+  for (let i = 0; i < 3; i++) peers.push(await openPeer(join(root, `peer-${i}`), institutionAt(i), nats.cluster.urls(), extra));
+  await enrolRegistrar(peers[0]!);
+  return nats;
+}
+
+/** Closes whatever nodes are in `peers`, stops the cluster (if it started) and removes `root`. */
+export async function closeConsortium(root: string, peers: MedchainNode[], nats: TestNats | undefined): Promise<void> {
+  for (const p of peers) await p.close();
+  await nats?.stop();
+  rmSync(root, { recursive: true, force: true });
+}
+
 /** Opens (or reopens) the node of one demo institution on the JetStream sequencer. */
 export async function openPeer(
   dataDir: string,
   institution: string,
   servers: string[],
-  extra: {
-    maxWaitMs?: number;
-    minBlockTxs?: number;
-    exchangeEndpoints?: Record<string, string>;
-    forward?: { forwardToLeader?: boolean; forwardTimeoutMs?: number; leaderFreshMs?: number };
-  } = {},
+  extra: PeerOptions = {},
 ): Promise<MedchainNode> {
   return createNode({
     dataDir,

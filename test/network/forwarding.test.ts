@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { demoHandle, demoIdentity, DEMO_CHAIN_ID } from '../../src/demo/index.js';
 import { forwardSubjectOf, InlineSignatureVerifier, parseSignedTx, verifyLedger } from '../../src/ledger/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
-import { enrolRegistrar, institutionAt, newPatientTx, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
+import { closeConsortium, institutionAt, newPatientTx, openConsortium, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
 
 /**
  * Forwarding to the leader: the peer that proposed the latest block proposes the other peers' txs too. The leader
@@ -22,16 +22,10 @@ const didOf = (i: number) => demoIdentity(demoHandle.node(institutionAt(i))).did
 const sequencerStatus = (i: number) => peers[i]!.status().sequencerStatus as Record<string, number>;
 
 beforeAll(async () => {
-  nats = await startTestNatsCluster();
-  for (let i = 0; i < 3; i++) peers.push(await openPeer(join(root, `peer-${i}`), institutionAt(i), nats.cluster.urls(), FORWARD));
-  await enrolRegistrar(peers[0]!);
+  nats = await openConsortium(root, peers, FORWARD);
 }, 60_000);
 
-afterAll(async () => {
-  for (const p of peers) await p.close();
-  await nats?.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => closeConsortium(root, peers, nats));
 
 /** The peer every peer names as leader (the proposer of the latest block), after a block all have committed. */
 async function leader(): Promise<number> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -10,7 +10,7 @@ import { DEMO_INSTITUTIONS, demoHandle, demoIdentity, DEMO_CHAIN_ID } from '../.
 import { admin, LEAD } from '../helpers/test-node.js';
 import { blocksSubjectOf, InlineSignatureVerifier, encodeProposal, parseSignedTx, signProposal, streamNameOf, txRootOf, verifyLedger, type ProposalHeader } from '../../src/ledger/index.js';
 import type { MedchainNode } from '../../src/node/index.js';
-import { enrolRegistrar, institutionAt, newPatientTx, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
+import { closeConsortium, institutionAt, newPatientTx, openConsortium, openPeer, startTestNatsCluster, waitForAgreement } from '../helpers/nats.js';
 
 /**
  * Three institution nodes ordering blocks over a 3-server JetStream cluster (replicas = 3), in one process.
@@ -24,16 +24,10 @@ const root = mkdtempSync(join(tmpdir(), 'medchain-js-'));
 const peers: MedchainNode[] = [];
 
 beforeAll(async () => {
-  nats = await startTestNatsCluster();
-  for (let i = 0; i < 3; i++) peers.push(await openPeer(join(root, `peer-${i}`), institutionAt(i), nats.cluster.urls(), RACING));
-  await enrolRegistrar(peers[0]!);
+  nats = await openConsortium(root, peers, RACING);
 }, 60_000);
 
-afterAll(async () => {
-  for (const p of peers) await p.close();
-  await nats?.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => closeConsortium(root, peers, nats));
 
 function blockHashes(node: MedchainNode, upTo: number): string[] {
   const out: string[] = [];
