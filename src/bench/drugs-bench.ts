@@ -8,6 +8,7 @@ import { cnEpc, gs1CheckDigit, sgtinEpc } from '../gs1/codes.js';
 import { cbvEventHashId, libraryEventHashId } from '../gs1/event-hash.js';
 import { signTx, type SignedTx } from '../ledger/index.js';
 import { createNode, type MedchainNode } from '../node/index.js';
+import { measureStoreFloor } from './store-floor.js';
 import { percentile, round, tempDir, type Log } from './util.js';
 
 /**
@@ -86,6 +87,10 @@ const cpuSeconds = (u: NodeJS.CpuUsage) => round((u.user + u.system) / 1e6, 1);
 export async function runDrugsBench(options: { quick: boolean; log: Log }) {
   const log = options.log;
   const loadBefore = loadavg()[0]!;
+  // 0. The floor: SQLite alone with the rows a ten-pack event writes (before the node starts, so nothing runs beside it).
+  const floorEvents = options.quick ? 10_000 : 50_000;
+  log(`drugs: store floor, ${floorEvents.toLocaleString('en')} ten-pack events of bare SQLite writes per row pattern`);
+  const storeFloor = measureStoreFloor({ packs: options.quick ? 100_000 : 1_000_000, events: floorEvents, epcsPerEvent: 10, eventsPerBlock: 300 });
   const dir = tempDir('medchain-bench-drugs-');
   const node = await createNode({
     dataDir: dir.path,
@@ -308,6 +313,7 @@ export async function runDrugsBench(options: { quick: boolean; log: Log }) {
     if (process.env['MEDCHAIN_BENCH_MARK']) log(`mark verified ${process.hrtime.bigint() / 1000n}`);
     const end = sample();
     return {
+      storeFloor,
       hash,
       commission: { packs, perTx, seconds: round(commissionSeconds, 1), cpuSeconds: commissionCpu, packsPerSecond: Math.round(packs / commissionSeconds), packsPerCpuSecond: Math.round(packs / commissionCpu), rowWritesPerPack: round(commissionRows / packs, 2), ...afterCommission },
       capture: {
