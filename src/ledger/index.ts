@@ -34,7 +34,7 @@ export {
   type IndexSpec,
   type RangeOptions,
 } from './state.js';
-export { SqliteStore, type Head, type StoredTx, type StateWrite, type BlockCommit } from './sqlite-store.js';
+export { SqliteStore, DEFAULT_CACHE_MIB, type Head, type StoredTx, type StateWrite, type BlockCommit } from './sqlite-store.js';
 export {
   BlockExecutor,
   ProposalRejected,

@@ -33,6 +33,8 @@ export interface NodeSettings {
    * on one machine (a demo cluster, the benchmark) share its cores: `sharedCoreWorkers` gives each its share.
    */
   signatureWorkers?: number;
+  /** SQLite's page cache for the ledger, MiB (default 64): more keeps a large ledger's hot pages in memory. */
+  sqliteCacheMiB?: number;
 }
 
 /** Signature threads for each of `nodes` nodes sharing this machine's cores (at least one each). */
@@ -69,8 +71,15 @@ export function readSettings(dataDir: string): NodeSettings {
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 256)) {
     throw new CodedError('CONFIG_INVALID', `node.json: signatureWorkers must be a whole number from 0 to 256, not ${JSON.stringify(workers)}`);
   }
+  const cache = settings.sqliteCacheMiB;
+  if (cache !== undefined && !(Number.isInteger(cache) && cache >= 1 && cache <= MAX_SQLITE_CACHE_MIB)) {
+    throw new CodedError('CONFIG_INVALID', `node.json: sqliteCacheMiB must be a whole number from 1 to ${MAX_SQLITE_CACHE_MIB}, not ${JSON.stringify(cache)}`);
+  }
   return settings;
 }
+
+/** Largest SQLite page cache a node.json may ask for (MiB): 1 TiB, far above any machine's memory. */
+export const MAX_SQLITE_CACHE_MIB = 1024 * 1024;
 
 export function readGenesis(dataDir: string): Genesis {
   const genesis = readJson<unknown>(join(dataDir, 'genesis.json'), 'genesis');

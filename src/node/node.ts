@@ -71,6 +71,8 @@ export interface NodeConfig {
   signatureWorkers?: number;
   checkpointInterval?: number;
   maxPending?: number;
+  /** SQLite's page cache for the ledger, MiB (default 64; see SqliteStoreOptions.cacheMiB). */
+  sqliteCacheMiB?: number;
   /** SQLite durability; 'full' (default) fsyncs every block before submitters are told it committed. */
   synchronous?: 'full' | 'normal';
   logger?: Logger;
@@ -176,6 +178,7 @@ export async function createNode(config: NodeConfig): Promise<MedchainNode> {
     historyExempt: runtime.historyExempt,
     stateLayout: runtime.stateLayout,
     synchronous: config.synchronous ?? 'full',
+    ...(config.sqliteCacheMiB !== undefined ? { cacheMiB: config.sqliteCacheMiB } : {}),
   });
   // A failed background checkpoint leaves the log longer until the next succeeds (or the commit path checkpoints).
   store.onCheckpointError = (message) => logger.warn({ err: message }, 'background WAL checkpoint failed');

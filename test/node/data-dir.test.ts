@@ -36,3 +36,16 @@ describe('node settings: signature worker threads', () => {
     expect(sharedCoreWorkers(0)).toBe(cores);
   });
 });
+
+describe('node settings: SQLite page cache', () => {
+  it('is optional, and taken as written when a whole number of MiB from 1 up', () => {
+    expect(readSettings(dataDirWith({})).sqliteCacheMiB).toBeUndefined();
+    expect(readSettings(dataDirWith({ sqliteCacheMiB: 1 })).sqliteCacheMiB).toBe(1);
+    expect(readSettings(dataDirWith({ sqliteCacheMiB: 8192 })).sqliteCacheMiB).toBe(8192);
+  });
+
+  it.each([0, -64, 2.5, '512', null, 2 ** 21])('refuses %j with CONFIG_INVALID', (value) => {
+    const dir = dataDirWith({ sqliteCacheMiB: value });
+    expect(() => readSettings(dir)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('sqliteCacheMiB') }));
+  });
+});

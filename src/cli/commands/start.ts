@@ -36,6 +36,7 @@ export async function startNode(opts: StartOptions): Promise<void> {
     sequencer: settings.sequencer,
     checkpointInterval: settings.checkpointInterval,
     ...(settings.signatureWorkers !== undefined ? { signatureWorkers: settings.signatureWorkers } : {}),
+    ...(settings.sqliteCacheMiB !== undefined ? { sqliteCacheMiB: settings.sqliteCacheMiB } : {}),
     logger,
     ...(settings.exchangeEndpoints ? { exchangeEndpoints: settings.exchangeEndpoints } : {}),
     // The embedded demo node holds every demo institution's vault; a real node (and each node of a demo
