@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { drugKeys, eventIdOf } from '../contracts/drugs/model.js';
+import { DEFAULT_CACHE_MIB } from '../ledger/index.js';
 import { round, tempDir } from './util.js';
 
 /**
@@ -22,6 +24,9 @@ export interface FloorPattern {
   eventsPerSecond: number;
 }
 
+/** A state row (key, value) or an index row (name, term, key). */
+type Row = [string, string] | [string, string, string];
+
 export function measureStoreFloor(options: { packs: number; events: number; epcsPerEvent: number; eventsPerBlock: number }) {
   const dir = tempDir('medchain-bench-floor-');
   try {
@@ -29,7 +34,7 @@ export function measureStoreFloor(options: { packs: number; events: number; epcs
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('wal_autocheckpoint = 10000');
-    db.pragma('cache_size = -65536');
+    db.pragma(`cache_size = -${DEFAULT_CACHE_MIB * 1024}`);
     db.exec(`
       CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE idx (name TEXT NOT NULL, term TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (name, term, key)) WITHOUT ROWID;
@@ -38,7 +43,9 @@ export function measureStoreFloor(options: { packs: number; events: number; epcs
     const indexInsert = db.prepare('INSERT OR IGNORE INTO idx (name, term, key) VALUES (?, ?, ?)');
     // Value sizes as measured on a drug ledger (PERFORMANCE.md, "what a drug event costs in bytes").
     const text = (bytes: number, seed: number) => `{"v":"${String(seed).padStart(bytes - 8, 'x')}"}`;
-    const packKey = (i: number) => `drug/code/sgtin:06901234560012.${String(i).padStart(7, '0')}`;
+    // Keys as the drugs contract builds them.
+    const code = (i: number) => `sgtin:06901234560012.${String(i).padStart(7, '0')}`;
+    const packKey = (i: number) => drugKeys.code(code(i));
     const packValue = text(430, 1);
 
     db.transaction(() => {
@@ -48,10 +55,10 @@ export function measureStoreFloor(options: { packs: number; events: number; epcs
     let height = 2;
     let nextPack = 0;
     let eventSeq = 0;
-    const run = (rowsOf: (event: number, packs: number[]) => Array<[string, string] | [string, string, string]>): FloorPattern => {
+    const run = (rowsOf: (event: number, packs: number[]) => Row[]): FloorPattern => {
       // Rows built first, so the clock measures SQLite only.
-      const blocks: Array<Array<[string, string] | [string, string, string]>> = [];
-      let block: Array<[string, string] | [string, string, string]> = [];
+      const blocks: Row[][] = [];
+      let block: Row[] = [];
       let rowCount = 0;
       for (let e = 0; e < options.events; e++) {
         const packs = Array.from({ length: options.epcsPerEvent }, () => nextPack++ % options.packs);
@@ -85,14 +92,14 @@ export function measureStoreFloor(options: { packs: number; events: number; epcs
     };
 
     const time = (event: number) => new Date(Date.UTC(2026, 0, 1) + event * 1000).toISOString();
-    const digest = (event: number) => event.toString(16).padStart(64, '0');
-    const eventRow = (event: number): [string, string] => [`drug/ev/${time(event)}/${digest(event)}`, text(700, event)];
+    const eventId = (event: number) => eventIdOf(event.toString(16).padStart(64, '0'));
+    const eventRow = (event: number): [string, string] => [drugKeys.event(time(event), eventId(event)), text(700, event)];
     const currentLayout = run((event, packs) => {
-      const rows: Array<[string, string] | [string, string, string]> = [];
+      const rows: Row[] = [];
       for (const p of packs) rows.push([packKey(p), text(430, event)]);
-      for (const p of packs) rows.push([`drug/custody/sgtin:06901234560012.${String(p).padStart(7, '0')}/${time(event)}/${digest(event)}`, text(230, event)]);
+      for (const p of packs) rows.push([drugKeys.custody(code(p), time(event), eventId(event)), text(230, event)]);
       const [eventKey, eventValue] = eventRow(event);
-      rows.push([eventKey, eventValue], [`drug/ship/${digest(event)}`, text(390, event)], [`drug/stock/huakang-pharma/06901234560012/L${event % 10}`, text(120, event)]);
+      rows.push([eventKey, eventValue], [drugKeys.shipment(eventId(event)), text(390, event)], [drugKeys.stock('huakang-pharma', '06901234560012', `L${event % 10}`), text(120, event)]);
       for (const term of [`step:shipping`, `inst:huakang-pharma`, `loc:urn:epc:id:sgln:6901234.00000.0`]) rows.push(['drugEvents', term, eventKey]);
       return rows;
     });
